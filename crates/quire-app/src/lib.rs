@@ -1,0 +1,94 @@
+//! The composition root: opens a [`Library`] with the real adapters (LanceDB store, llama.cpp embedder, parser
+//! worker) and runs the worker modes. The desktop shell and the `quire` command line both start here, so they
+//! open the same library the same way.
+//!
+//! ```no_run
+//! # async fn demo() -> quire_core::Result<()> {
+//! // In main(), before anything else: a worker process serves and exits here.
+//! if let Some(code) = quire_app::run_worker_if_requested() {
+//!     std::process::exit(if code == std::process::ExitCode::SUCCESS { 0 } else { 1 });
+//! }
+//! let library = quire_app::open_library(&quire_app::OpenOptions::new(None)?).await?;
+//! # Ok(()) }
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use quire_core::library::{Library, LibraryConfig};
+use quire_core::worker::WorkerSpec;
+use quire_core::{Embedder, Error, Result};
+use quire_extract::{ExtractorOptions, ProcessExtractor};
+use quire_llm::{EmbedOptions, LlamaEmbedder};
+use quire_store::LanceStore;
+
+/// The first argument that starts a worker: `<exe> __worker <name> <args…>`.
+pub const WORKER_ARG: &str = "__worker";
+
+/// Runs a worker when the process was started as one (see [`WORKER_ARG`]) and returns its exit code;
+/// returns None for a normal start.
+pub fn run_worker_if_requested() -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) != Some(WORKER_ARG) {
+        return None;
+    }
+    let rest = args.get(3..).unwrap_or_default();
+    Some(match args.get(2).map(String::as_str) {
+        Some("embedding") => quire_llm::worker_main(rest),
+        Some(quire_extract::WORKER_NAME) => quire_extract::worker_main(rest),
+        other => {
+            eprintln!("error: unknown worker {other:?}");
+            ExitCode::from(2)
+        }
+    })
+}
+
+/// Everything needed to open a library.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    pub data_dir: PathBuf,
+    /// The embedding model; None: the starter model from the model cache.
+    pub embed_model: Option<PathBuf>,
+    pub embed: EmbedOptions,
+    pub extract: ExtractorOptions,
+    pub library: LibraryConfig,
+    /// The program started for workers (this executable, which has the worker modes).
+    pub worker_program: PathBuf,
+}
+
+impl OpenOptions {
+    /// Defaults, with the given data folder or the app's default one.
+    pub fn new(data_dir: Option<PathBuf>) -> Result<OpenOptions> {
+        let worker_program = std::env::current_exe().map_err(|e| Error::io("the running program", e))?;
+        Ok(OpenOptions {
+            data_dir: data_dir.unwrap_or_else(quire_core::paths::default_data_dir),
+            embed_model: None,
+            embed: EmbedOptions::default(),
+            extract: ExtractorOptions::default(),
+            library: LibraryConfig::default(),
+            worker_program,
+        })
+    }
+
+    /// The embedding model file to load.
+    pub fn embed_model_path(&self) -> Result<PathBuf> {
+        match &self.embed_model {
+            Some(p) => Ok(p.clone()),
+            None => quire_models::find_starter(quire_models::Role::Embedding).map_err(|e| Error::Model(e.to_string())),
+        }
+    }
+}
+
+/// Opens (creating if needed) the library in `options.data_dir`.
+pub async fn open_library(options: &OpenOptions) -> Result<Library> {
+    std::fs::create_dir_all(&options.data_dir).map_err(|e| Error::io(&options.data_dir, e))?;
+    let model = options.embed_model_path()?;
+    let embedder = LlamaEmbedder::start(&options.worker_program, &model, &options.embed).await?;
+    let info = embedder.info().clone();
+    let store = LanceStore::open(&options.data_dir.join("library"), &info.model_id, info.dim).await?;
+    let spec = WorkerSpec::with_program(options.worker_program.clone(), quire_extract::WORKER_NAME, Vec::new());
+    let extractor = ProcessExtractor::new(spec, options.extract.clone());
+    tracing::info!(data_dir = %options.data_dir.display(), model = %info.model_id, "library open");
+    Ok(Library::new(Arc::new(store), Arc::new(embedder), Arc::new(extractor), options.library.clone()))
+}

@@ -1,0 +1,444 @@
+//! `quire eval` and `quire bench`: retrieval quality on BEIR sets, ingest throughput and search latency.
+//! Benchmarks run on a fresh library in a temporary folder unless `--data-dir` is given.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use serde::Serialize;
+
+use quire_app::OpenOptions;
+use quire_core::eval::{Metrics, evaluate, load_beir};
+use quire_core::library::{IngestOptions, Library, document_id};
+use quire_core::{Block, BlockKind, ExtractedDoc, Format, SearchFilter, SearchMode};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Ingest throughput on a folder of documents (default: the benchmark PDFs of shared/bench-peer).
+    Ingest {
+        /// Files or folders (default: $QUIRE_BENCH_CACHE/corpus/pdf).
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hybrid search latency (query embedding included) at a given library size.
+    Search {
+        /// Chunks in the library; the benchmark PDFs' chunks are replicated with perturbed vectors to reach it.
+        #[arg(long, default_value_t = 10_000)]
+        chunks: usize,
+        /// BEIR set whose queries are timed.
+        #[arg(long)]
+        queries: Option<PathBuf>,
+        /// Documents whose chunks seed the library (default: the benchmark PDFs).
+        #[arg(long)]
+        seed: Vec<PathBuf>,
+        #[arg(short, default_value_t = 10)]
+        k: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A temporary data folder, removed when dropped, unless the user gave one.
+struct DataDir {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl DataDir {
+    fn new(options: &OpenOptions, user_given: bool, label: &str) -> Result<DataDir> {
+        if user_given {
+            return Ok(DataDir { path: options.data_dir.clone(), temporary: false });
+        }
+        let path = std::env::temp_dir().join(format!("quire-{label}-{}", std::process::id()));
+        if path.exists() {
+            std::fs::remove_dir_all(&path).with_context(|| format!("cannot clear {}", path.display()))?;
+        }
+        std::fs::create_dir_all(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(DataDir { path, temporary: true })
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EvalReport {
+    pub set: String,
+    pub mode: String,
+    pub fusion: Option<String>,
+    pub documents: usize,
+    pub chunks: u64,
+    pub embedding_model: String,
+    pub metrics: Metrics,
+    /// Rank (from 1) of the first relevant document per query; None when it is not in the top k.
+    pub ranks: Vec<(String, Option<usize>)>,
+    pub index_s: f64,
+    pub search_s: f64,
+}
+
+fn mode_name(mode: SearchMode) -> &'static str {
+    match mode {
+        SearchMode::Vector => "vector",
+        SearchMode::Fulltext => "fulltext",
+        SearchMode::Hybrid => "hybrid",
+    }
+}
+
+/// Indexes a BEIR corpus (each corpus entry a document, its title a heading) and scores the queries.
+pub async fn eval_beir(
+    mut options: OpenOptions,
+    user_data_dir: bool,
+    dir: &Path,
+    k: usize,
+    mode: SearchMode,
+) -> Result<EvalReport> {
+    let set = load_beir(dir)?;
+    let data = DataDir::new(&options, user_data_dir, "eval")?;
+    options.data_dir = data.path.clone();
+    options.library.candidates = options.library.candidates.max(100);
+    let library = quire_app::open_library(&options).await?;
+
+    let started = Instant::now();
+    let mut corpus_of: HashMap<String, String> = HashMap::new();
+    let mut chunks = 0u64;
+    for doc in &set.corpus {
+        let key = format!("beir:{}", doc.id);
+        corpus_of.insert(document_id(&key), doc.id.clone());
+        let mut blocks = Vec::new();
+        if !doc.title.trim().is_empty() {
+            blocks.push(Block { kind: BlockKind::Heading { level: 1 }, text: doc.title.clone(), page: None });
+        }
+        blocks.push(Block { kind: BlockKind::Text, text: doc.text.clone(), page: None });
+        let extracted = ExtractedDoc { format: Format::Text, title: None, pages: None, blocks };
+        if let quire_core::library::DocOutcome::Indexed { chunks: n, .. } =
+            library.ingest_extracted(&key, &extracted).await?
+        {
+            chunks += u64::from(n);
+        }
+    }
+    library.store().maintain().await?;
+    let index_s = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let depth = (k * 10).max(100);
+    let mut runs = Vec::with_capacity(set.queries.len());
+    let mut ranks = Vec::with_capacity(set.queries.len());
+    for q in &set.queries {
+        let hits = library.search(&q.text, depth, mode, &SearchFilter::default()).await?;
+        let mut ranked: Vec<String> = Vec::new();
+        for h in hits {
+            if let Some(id) = corpus_of.get(&h.chunk.doc_id) {
+                if !ranked.contains(id) {
+                    ranked.push(id.clone());
+                }
+            }
+        }
+        let relevant = set.qrels.get(&q.id);
+        let rank = ranked
+            .iter()
+            .take(k)
+            .position(|id| relevant.is_some_and(|r| r.get(id).is_some_and(|&v| v > 0)))
+            .map(|p| p + 1);
+        ranks.push((q.id.clone(), rank));
+        runs.push((q.id.clone(), ranked));
+    }
+    let search_s = started.elapsed().as_secs_f64();
+    let metrics = evaluate(&runs, &set.qrels, k);
+    Ok(EvalReport {
+        set: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string()),
+        mode: mode_name(mode).into(),
+        fusion: (mode == SearchMode::Hybrid).then(|| format!("{:?}", library.config().fusion)),
+        documents: set.corpus.len(),
+        chunks,
+        embedding_model: library.embedder().info().model_id.clone(),
+        metrics,
+        ranks,
+        index_s,
+        search_s,
+    })
+}
+
+/// The shared benchmark cache of ../shared/bench-peer.
+fn bench_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("QUIRE_BENCH_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("quire-bench")
+}
+
+fn default_corpus() -> Result<PathBuf> {
+    let dir = bench_cache().join("corpus").join("pdf");
+    if !dir.is_dir() {
+        bail!("no benchmark corpus at {} — run ../shared/bench-peer/corpus.sh first", dir.display());
+    }
+    Ok(dir)
+}
+
+/// Samples the resident memory of this process and all its descendants (the workers), keeping the peak of
+/// their sum. Linux only (reads /proc); elsewhere it reports nothing.
+struct RssSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssSampler {
+    fn start() -> RssSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let (s, p) = (Arc::clone(&stop), Arc::clone(&peak));
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_max(tree_rss_bytes(std::process::id()), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        RssSampler { stop, peak, handle: Some(handle) }
+    }
+
+    fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// RSS of a process and its descendants.
+fn tree_rss_bytes(root: u32) -> u64 {
+    let mut total = rss_bytes(root);
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{root}/task")) else { return total };
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+            total += tree_rss_bytes(child);
+        }
+    }
+    total
+}
+
+#[derive(Debug, Serialize)]
+struct IngestBench {
+    corpus: Vec<String>,
+    documents: usize,
+    failed: usize,
+    pages: u64,
+    chunks: u64,
+    tokens: u64,
+    truncated_inputs: u64,
+    extract_s: f64,
+    embed_s: f64,
+    write_s: f64,
+    total_s: f64,
+    pages_per_s_extract: f64,
+    chunks_per_s_embed: f64,
+    tokens_per_s_embed: f64,
+    pages_per_s_end_to_end: f64,
+    peak_rss_mb: f64,
+    threads: usize,
+    embedding_model: String,
+}
+
+#[derive(Debug, Serialize)]
+struct SearchBench {
+    chunks: u64,
+    queries: usize,
+    k: usize,
+    p50_ms: f64,
+    p95_ms: f64,
+    mean_ms: f64,
+    embed_p50_ms: f64,
+    build_s: f64,
+    embedding_model: String,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+pub async fn run(command: &BenchCommand, options: OpenOptions) -> Result<()> {
+    match command {
+        BenchCommand::Ingest { paths, json } => {
+            let paths = if paths.is_empty() { vec![default_corpus()?] } else { paths.clone() };
+            let report = bench_ingest(options, &paths).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            }
+        }
+        BenchCommand::Search { chunks, queries, seed, k, json } => {
+            let seed = if seed.is_empty() { vec![default_corpus()?] } else { seed.clone() };
+            let queries = match queries {
+                Some(q) => q.clone(),
+                None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faq-eval-en"),
+            };
+            let report = bench_search(options, &seed, &queries, *chunks, *k).await?;
+            let _ = json;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+    }
+    Ok(())
+}
+
+async fn bench_ingest(mut options: OpenOptions, paths: &[PathBuf]) -> Result<IngestBench> {
+    let data = DataDir::new(&options, false, "bench-ingest")?;
+    options.data_dir = data.path.clone();
+    let threads = if options.embed.threads == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        options.embed.threads
+    };
+    let library = quire_app::open_library(&options).await?;
+    // Warm the model up (excluded, as the reference excludes its warm-up).
+    library.embedder().embed(vec!["warm-up".into()]).await?;
+    let sampler = RssSampler::start();
+    let report = library.ingest(paths, &IngestOptions::default(), &|_| {}, None).await?;
+    let peak = sampler.finish();
+    let t = &report.timings;
+    Ok(IngestBench {
+        corpus: paths.iter().map(|p| p.display().to_string()).collect(),
+        documents: report.indexed,
+        failed: report.failed,
+        pages: report.pages,
+        chunks: report.chunks,
+        tokens: report.tokens,
+        truncated_inputs: report.truncated,
+        extract_s: t.extract_s,
+        embed_s: t.embed_s,
+        write_s: t.write_s,
+        total_s: t.total_s,
+        pages_per_s_extract: report.pages as f64 / t.extract_s.max(1e-9),
+        chunks_per_s_embed: report.chunks as f64 / t.embed_s.max(1e-9),
+        tokens_per_s_embed: report.tokens as f64 / t.embed_s.max(1e-9),
+        pages_per_s_end_to_end: report.pages as f64 / t.total_s.max(1e-9),
+        peak_rss_mb: peak as f64 / 1e6,
+        threads,
+        embedding_model: library.embedder().info().model_id.clone(),
+    })
+}
+
+/// Replicates the seed library's chunks with perturbed vectors until the library holds `target` chunks.
+async fn grow(library: &Library, target: usize) -> Result<u64> {
+    let store = library.store();
+    let seed: Vec<_> = store.documents().await?;
+    let mut rows_by_doc = Vec::new();
+    for d in &seed {
+        rows_by_doc.push((d.clone(), store.chunk_rows(&d.id).await?));
+    }
+    let base: usize = rows_by_doc.iter().map(|(_, r)| r.len()).sum();
+    if base == 0 {
+        bail!("the seed documents gave no chunks");
+    }
+    let mut total = base as u64;
+    let mut copy = 0u64;
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut noise = || {
+        // xorshift: deterministic perturbation, roughly uniform in [-1, 1].
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f32 / (1u64 << 53) as f32 * 2.0 - 1.0
+    };
+    while (total as usize) < target {
+        copy += 1;
+        for (doc, rows) in &rows_by_doc {
+            if total as usize >= target {
+                break;
+            }
+            let take = rows.len().min(target - total as usize);
+            let key = format!("{}#copy{copy}", doc.path);
+            let id = document_id(&key);
+            let mut record = doc.clone();
+            record.id = id.clone();
+            record.path = key.clone();
+            record.chunk_count = take as u32;
+            let copies = rows[..take]
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r.chunk.doc_id = id.clone();
+                    r.chunk.path = key.clone();
+                    let mut v: Vec<f32> = r.vector.iter().map(|x| x + 0.05 * noise()).collect();
+                    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+                    v.iter_mut().for_each(|x| *x /= n);
+                    r.vector = v;
+                    r
+                })
+                .collect();
+            store.upsert_document(&record).await?;
+            store.replace_chunks(&id, copies).await?;
+            total += take as u64;
+        }
+    }
+    Ok(total)
+}
+
+async fn bench_search(mut options: OpenOptions, seed: &[PathBuf], queries: &Path, target: usize, k: usize) -> Result<SearchBench> {
+    let data = DataDir::new(&options, false, "bench-search")?;
+    options.data_dir = data.path.clone();
+    let library = quire_app::open_library(&options).await?;
+    let started = Instant::now();
+    library.ingest(seed, &IngestOptions::default(), &|_| {}, None).await?;
+    let chunks = grow(&library, target).await?;
+    library.store().maintain().await?;
+    let build_s = started.elapsed().as_secs_f64();
+
+    let set = load_beir(queries)?;
+    // Warm-up: a few untimed queries.
+    for q in set.queries.iter().take(5) {
+        library.search(&q.text, k, SearchMode::Hybrid, &SearchFilter::default()).await?;
+    }
+    let mut times = Vec::with_capacity(set.queries.len());
+    let mut embed_times = Vec::with_capacity(set.queries.len());
+    for q in &set.queries {
+        let t = Instant::now();
+        library.embedder().embed(vec![q.text.clone()]).await?;
+        embed_times.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        library.search(&q.text, k, SearchMode::Hybrid, &SearchFilter::default()).await?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
+    times.sort_by(f64::total_cmp);
+    embed_times.sort_by(f64::total_cmp);
+    Ok(SearchBench {
+        chunks,
+        queries: times.len(),
+        k,
+        p50_ms: percentile(&times, 0.5),
+        p95_ms: percentile(&times, 0.95),
+        mean_ms: mean,
+        embed_p50_ms: percentile(&embed_times, 0.5),
+        build_s,
+        embedding_model: library.embedder().info().model_id.clone(),
+    })
+}

@@ -1,0 +1,258 @@
+//! `quire`: Quire's library from the command line — ingest, search, eval, status, remove — over the same core
+//! and the same data folder as the desktop app.
+
+mod bench;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use quire_app::OpenOptions;
+use quire_core::fusion::Fusion;
+use quire_core::library::IngestOptions;
+use quire_core::{SearchFilter, SearchMode};
+
+#[derive(Parser)]
+#[command(name = "quire", version, about = "Chat with your own documents, offline: the command line")]
+struct Cli {
+    /// Data folder (default: the desktop app's, e.g. ~/.local/share/dev.quire.desktop).
+    #[arg(long, global = true, env = "QUIRE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Embedding model (GGUF). Default: the starter all-MiniLM-L6-v2 from the model cache.
+    #[arg(long, global = true)]
+    embed_model: Option<PathBuf>,
+    /// CPU threads for the models (default: all cores).
+    #[arg(long, global = true, default_value_t = 0)]
+    threads: usize,
+    /// Log more (repeat for more detail).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Mode {
+    Vector,
+    Fulltext,
+    Hybrid,
+}
+
+impl From<Mode> for SearchMode {
+    fn from(m: Mode) -> SearchMode {
+        match m {
+            Mode::Vector => SearchMode::Vector,
+            Mode::Fulltext => SearchMode::Fulltext,
+            Mode::Hybrid => SearchMode::Hybrid,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Index files and folders (recursively). Unchanged files are skipped; changed files are re-indexed;
+    /// documents under an ingested folder whose files are gone are removed (unless --keep-missing).
+    Ingest {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Re-index every file, changed or not.
+        #[arg(long)]
+        force: bool,
+        /// Keep documents whose files are gone from an ingested folder.
+        #[arg(long)]
+        keep_missing: bool,
+        /// One JSON object per line: progress events, then the report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the library (vector + full text, fused).
+    Search {
+        query: String,
+        #[arg(short, default_value_t = 5)]
+        k: usize,
+        #[arg(long, value_enum, default_value = "hybrid")]
+        mode: Mode,
+        /// Only documents under this path.
+        #[arg(long = "in")]
+        within: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retrieval quality on a BEIR-format set (corpus.jsonl, queries.jsonl, qrels/test.tsv).
+    Eval {
+        #[arg(long)]
+        beir: PathBuf,
+        #[arg(short, default_value_t = 10)]
+        k: usize,
+        #[arg(long, value_enum, default_value = "hybrid")]
+        mode: Mode,
+        /// Fusion for hybrid mode: `convex:ALPHA` (weight of the vector scores) or `rrf:K`.
+        #[arg(long)]
+        fusion: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the library holds.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a document, or every document under a folder, from the library (the files stay).
+    Remove {
+        path: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks (figures for BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn parse_fusion(spec: &str) -> Result<Fusion> {
+    let (name, value) = spec.split_once(':').unwrap_or((spec, ""));
+    match name {
+        "convex" => {
+            let alpha: f32 = if value.is_empty() { 0.7 } else { value.parse().context("convex:ALPHA needs a number")? };
+            if !(0.0..=1.0).contains(&alpha) {
+                bail!("convex:ALPHA must be between 0 and 1");
+            }
+            Ok(Fusion::Convex { alpha })
+        }
+        "rrf" => {
+            let k: f32 = if value.is_empty() { 60.0 } else { value.parse().context("rrf:K needs a number")? };
+            Ok(Fusion::Rrf { k, vector_weight: 1.0, fulltext_weight: 1.0 })
+        }
+        _ => bail!("unknown fusion {spec:?}: use convex:ALPHA or rrf:K"),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUIRE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).try_init();
+}
+
+fn main() -> ExitCode {
+    if let Some(code) = quire_app::run_worker_if_requested() {
+        return code;
+    }
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_options(cli: &Cli) -> Result<OpenOptions> {
+    let mut options = OpenOptions::new(cli.data_dir.clone())?;
+    if let Some(model) = &cli.embed_model {
+        options.embed_model = Some(model.clone());
+    }
+    options.embed.threads = cli.threads;
+    Ok(options)
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Ingest { paths, force, keep_missing, json } => {
+            let library = quire_app::open_library(&open_options(&cli)?).await?;
+            let cancel = Arc::new(AtomicBool::new(false));
+            {
+                let cancel = Arc::clone(&cancel);
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        eprintln!("stopping after the current document…");
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                });
+            }
+            let options = IngestOptions { prune_missing: !keep_missing, force: *force };
+            let progress = output::IngestProgress::new(*json);
+            let report = library.ingest(paths, &options, &|e| progress.event(&e), Some(&cancel)).await?;
+            progress.finish(&report);
+            library.store().maintain().await?;
+            Ok(if report.failed > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+        }
+        Command::Search { query, k, mode, within, json } => {
+            let library = quire_app::open_library(&open_options(&cli)?).await?;
+            let filter = SearchFilter {
+                path_prefix: within.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string()),
+                doc_ids: None,
+            };
+            let hits = library.search(query, *k, (*mode).into(), &filter).await?;
+            output::print_hits(&hits, *json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { beir, k, mode, fusion, json } => {
+            let mut options = open_options(&cli)?;
+            if let Some(spec) = fusion {
+                options.library.fusion = parse_fusion(spec)?;
+            }
+            let report = bench::eval_beir(options, cli.data_dir.is_some(), beir, *k, (*mode).into()).await?;
+            output::print_eval(&report, *json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { json } => {
+            let options = open_options(&cli)?;
+            let library = quire_app::open_library(&options).await?;
+            let stats = library.stats().await?;
+            let docs = library.documents().await?;
+            output::print_status(&options.data_dir, &stats, &docs, *json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Remove { path, json } => {
+            let library = quire_app::open_library(&open_options(&cli)?).await?;
+            let removed = library.remove(path).await?;
+            if removed.is_empty() {
+                bail!("nothing in the library at {}", path.display());
+            }
+            library.store().maintain().await?;
+            output::print_removed(&removed, *json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(command) => {
+            bench::run(command, open_options(&cli)?).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fusion_specs() {
+        assert_eq!(parse_fusion("convex:0.5").ok(), Some(Fusion::Convex { alpha: 0.5 }));
+        assert!(matches!(parse_fusion("rrf").ok(), Some(Fusion::Rrf { k, .. }) if k == 60.0));
+        assert!(parse_fusion("convex:2").is_err());
+        assert!(parse_fusion("magic").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

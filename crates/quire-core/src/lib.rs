@@ -1,0 +1,23 @@
+//! Quire's core: the domain types, the ingest and search pipelines, and the traits their adapters implement.
+//!
+//! The core knows nothing of Tauri, LanceDB, llama.cpp, notify or keyring. It talks to them through the traits
+//! in [`traits`]: an [`Extractor`] turns files into text, an [`Embedder`] turns text into vectors, a [`Store`]
+//! keeps documents and chunks. The desktop shell and the `quire` command line both drive the same
+//! [`Library`](library::Library).
+
+pub mod analyze;
+pub mod chunk;
+pub mod clean;
+pub mod error;
+pub mod eval;
+pub mod fake;
+pub mod fusion;
+pub mod library;
+pub mod paths;
+pub mod traits;
+pub mod types;
+pub mod worker;
+
+pub use error::{Error, ExtractError, Result};
+pub use traits::{ChunkRow, Embedder, EmbedderInfo, Embeddings, Extractor, SearchFilter, Store};
+pub use types::*;

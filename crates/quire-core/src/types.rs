@@ -1,0 +1,218 @@
+//! Domain types shared by every part of Quire: what an extractor produces, what a chunk is, what the store
+//! keeps about a document and what a search returns.
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of file a document came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Pdf,
+    Markdown,
+    Text,
+    Html,
+    Code,
+    Docx,
+    Epub,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Pdf => "pdf",
+            Format::Markdown => "markdown",
+            Format::Text => "text",
+            Format::Html => "html",
+            Format::Code => "code",
+            Format::Docx => "docx",
+            Format::Epub => "epub",
+        }
+    }
+
+    /// The format of a file, judged by its extension; None for files Quire does not read.
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "pdf" => Format::Pdf,
+            "md" | "markdown" | "mdown" | "mkd" => Format::Markdown,
+            "txt" | "text" | "rst" | "org" | "adoc" | "log" => Format::Text,
+            "html" | "htm" | "xhtml" => Format::Html,
+            "docx" => Format::Docx,
+            "epub" => Format::Epub,
+            e if CODE_EXTENSIONS.contains(&e) => Format::Code,
+            _ => return None,
+        })
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s {
+            "pdf" => Format::Pdf,
+            "markdown" => Format::Markdown,
+            "text" => Format::Text,
+            "html" => Format::Html,
+            "code" => Format::Code,
+            "docx" => Format::Docx,
+            "epub" => Format::Epub,
+            _ => return None,
+        })
+    }
+}
+
+/// Extensions read as source code.
+pub const CODE_EXTENSIONS: &[&str] = &[
+    "rs", "py", "js", "mjs", "cjs", "ts", "tsx", "jsx", "svelte", "vue", "go", "java", "kt", "kts", "scala", "c", "h",
+    "cc", "cpp", "cxx", "hpp", "hh", "cs", "swift", "m", "mm", "rb", "php", "pl", "pm", "lua", "r", "jl", "hs", "ml",
+    "ex", "exs", "erl", "clj", "dart", "zig", "nim", "sh", "bash", "zsh", "fish", "ps1", "sql", "css", "scss", "less",
+    "toml", "yaml", "yml", "json", "xml", "ini", "cfg", "conf", "cmake", "gradle", "proto", "tf",
+];
+
+/// One structural piece of an extracted document, in reading order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Block {
+    pub kind: BlockKind,
+    /// The block's text (raw: cleaning happens in the core, after extraction).
+    pub text: String,
+    /// 1-based physical page number (as a PDF viewer numbers pages), when the format has pages.
+    pub page: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum BlockKind {
+    /// A heading of the given level (1 = top).
+    Heading { level: u8 },
+    /// Body text: one or more paragraphs (separated by blank lines).
+    Text,
+    /// Preformatted text or source code, kept as is.
+    Code,
+}
+
+/// What an extractor returns for one file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtractedDoc {
+    pub format: Format,
+    pub title: Option<String>,
+    /// Number of physical pages (PDF), or None.
+    pub pages: Option<u32>,
+    pub blocks: Vec<Block>,
+}
+
+/// A piece of a document as stored and searched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    pub doc_id: String,
+    /// Position of the chunk in its document, from 0.
+    pub index: u32,
+    pub path: String,
+    pub text: String,
+    /// First and last 1-based physical page the chunk covers (None for formats without pages).
+    pub page_start: Option<u32>,
+    pub page_end: Option<u32>,
+    /// Headings that enclose the chunk, outermost first.
+    pub heading_path: Vec<String>,
+    /// Offsets in characters (Unicode scalar values) into the document's cleaned text, end exclusive.
+    pub char_start: u64,
+    pub char_end: u64,
+    /// Tokens of the embedding model in this chunk, special tokens included.
+    pub tokens: u32,
+    pub embedding_model: String,
+}
+
+impl Chunk {
+    /// Stable id of a chunk: the document id and the chunk's position.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.doc_id, self.index)
+    }
+}
+
+/// Where a document stands in the library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocStatus {
+    /// Chunks are being written; not searchable, and redone on the next ingest.
+    Indexing,
+    Indexed,
+    Failed,
+}
+
+impl DocStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocStatus::Indexing => "indexing",
+            DocStatus::Indexed => "indexed",
+            DocStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DocStatus> {
+        Some(match s {
+            "indexing" => DocStatus::Indexing,
+            "indexed" => DocStatus::Indexed,
+            "failed" => DocStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// What the library keeps about one source document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocumentRecord {
+    pub id: String,
+    pub path: String,
+    pub format: Format,
+    pub title: Option<String>,
+    /// sha256 of the file's bytes, hex.
+    pub content_hash: String,
+    pub size: u64,
+    /// Modification time, milliseconds since the Unix epoch.
+    pub mtime_ms: i64,
+    pub pages: Option<u32>,
+    pub chunk_count: u32,
+    pub status: DocStatus,
+    /// Why the document failed, in words a person can read.
+    pub error: Option<String>,
+    pub embedding_model: String,
+    /// When the record was last written, milliseconds since the Unix epoch.
+    pub updated_ms: i64,
+}
+
+/// A stored chunk found by a search, with its score under the search that found it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub chunk: Chunk,
+    /// Higher is better. Vector search: cosine similarity; full text: BM25; fused: the fusion score.
+    pub score: f32,
+}
+
+/// Which retrievers a search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    Vector,
+    Fulltext,
+    #[default]
+    Hybrid,
+}
+
+impl SearchMode {
+    pub fn parse(s: &str) -> Option<SearchMode> {
+        Some(match s {
+            "vector" => SearchMode::Vector,
+            "fulltext" => SearchMode::Fulltext,
+            "hybrid" => SearchMode::Hybrid,
+            _ => return None,
+        })
+    }
+}
+
+/// Counts that describe the library.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LibraryStats {
+    pub documents: u64,
+    pub indexed: u64,
+    pub failed: u64,
+    pub chunks: u64,
+    /// Bytes the store takes on disk.
+    pub disk_bytes: u64,
+    pub embedding_model: Option<String>,
+}

@@ -1,0 +1,772 @@
+//! [`LanceStore`]: the library's documents, chunks, vectors and full-text index in one LanceDB directory.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt, TryStreamExt};
+use lancedb::arrow::arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
+use lancedb::arrow::arrow_schema::SchemaRef;
+use lancedb::index::scalar::{FtsIndexBuilder, FullTextSearchQuery};
+use lancedb::index::vector::IvfPqIndexBuilder;
+use lancedb::index::{Index, IndexType};
+use lancedb::query::{ExecutableQuery, QueryBase, Select};
+use lancedb::table::{CompactionOptions, OptimizeAction, OptimizeOptions};
+use lancedb::{Connection, DistanceType, Table, connect};
+use quire_core::{ChunkRow, DocStatus, DocumentRecord, Error, Hit, LibraryStats, Result, SearchFilter, Store};
+use tracing::{debug, info, warn};
+
+use crate::error::{Context, store_error};
+use crate::files::{self, WriterLock};
+use crate::schema::{self, DOCUMENTS_TABLE, HIT_COLUMNS, col};
+use crate::sql;
+
+/// From this many chunks, [`Store::maintain`] builds an ANN (IVF_PQ) index; below it, search is exact.
+pub const ANN_INDEX_THRESHOLD: usize = 50_000;
+/// Vector search with an ANN index re-ranks `k * REFINE_FACTOR` candidates by their exact distance.
+pub const REFINE_FACTOR: u32 = 20;
+/// IVF partitions probed per ANN query.
+pub const NPROBES: usize = 32;
+/// Versions younger than this survive [`Store::maintain`], so that recovery has a recent good version to return to.
+pub const KEEP_VERSIONS_FOR: Duration = Duration::from_secs(5 * 60);
+/// How many versions [`LanceStore::open`] steps back, at most, from an unreadable newest version.
+const MAX_RECOVERY_STEPS: usize = 8;
+
+const FTS_INDEX: &str = "terms_fts";
+const ANN_INDEX: &str = "vector_ann";
+
+/// Tuning of a [`LanceStore`]; [`StoreOptions::default`] is what the app uses.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Versions younger than this are kept by `maintain` (see [`KEEP_VERSIONS_FOR`]).
+    pub keep_versions_for: Duration,
+    /// Chunks from which `maintain` builds the ANN index (see [`ANN_INDEX_THRESHOLD`]).
+    pub ann_index_threshold: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { keep_versions_for: KEEP_VERSIONS_FOR, ann_index_threshold: ANN_INDEX_THRESHOLD }
+    }
+}
+
+/// Which documents' chunks searches must not return: those that have chunks but whose record is not `Indexed`.
+#[derive(Default)]
+struct Visibility {
+    /// Documents whose stored record says `Indexed`.
+    indexed: HashSet<String>,
+    /// Documents that have (or may have) chunks in this model's table.
+    with_chunks: HashSet<String>,
+    /// `with_chunks - indexed`, kept up to date by [`Visibility::refresh`].
+    hidden: HashSet<String>,
+}
+
+impl Visibility {
+    fn refresh(&mut self, id: &str) {
+        if self.with_chunks.contains(id) && !self.indexed.contains(id) {
+            self.hidden.insert(id.to_string());
+        } else {
+            self.hidden.remove(id);
+        }
+    }
+}
+
+/// The LanceDB implementation of [`Store`].
+///
+/// One directory holds a `documents` table (one row per [`DocumentRecord`]) and one chunks table per embedding
+/// model (`chunks_<slug>_<hash>`, see [`schema::chunks_table_name`]), so vectors of different models never mix.
+/// The process that opens the directory holds an exclusive lock on `writer.lock` until the store is dropped, and
+/// writes inside the process are serialised.
+pub struct LanceStore {
+    dir: PathBuf,
+    model: String,
+    dim: usize,
+    options: StoreOptions,
+    _db: Connection,
+    documents: Table,
+    chunks: Table,
+    chunks_name: String,
+    /// Serialises writes (LanceDB commits, index builds, compaction).
+    writer: tokio::sync::Mutex<()>,
+    visibility: RwLock<Visibility>,
+    fts_ready: AtomicBool,
+    ann_ready: AtomicBool,
+    _lock: WriterLock,
+}
+
+impl std::fmt::Debug for LanceStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LanceStore")
+            .field("dir", &self.dir)
+            .field("model", &self.model)
+            .field("dim", &self.dim)
+            .field("chunks_table", &self.chunks_name)
+            .finish_non_exhaustive()
+    }
+}
+
+async fn collect(query: impl ExecutableQuery) -> lancedb::Result<Vec<RecordBatch>> {
+    query.execute().await?.try_collect::<Vec<_>>().await
+}
+
+fn reader(batch: RecordBatch) -> Box<dyn RecordBatchReader + Send> {
+    let schema = batch.schema();
+    Box::new(RecordBatchIterator::new(vec![Ok(batch)], schema))
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+/// Reads one column of every row: what a damaged data file or manifest fails on.
+async fn probe(table: &Table, column: &str) -> lancedb::Result<()> {
+    let read = async {
+        table.count_rows(None).await?;
+        let mut stream = table.query().select(Select::columns(&[column])).execute().await?;
+        while stream.try_next().await?.is_some() {}
+        Ok(())
+    };
+    // Lance can panic on damaged files rather than fail; a damaged file must not take the app down.
+    AssertUnwindSafe(read).catch_unwind().await.unwrap_or_else(|panic| {
+        Err(lancedb::Error::Runtime { message: format!("LanceDB panicked: {}", panic_message(&panic)) })
+    })
+}
+
+/// Opens a table, or creates it empty; steps back to the newest readable version when the latest is not.
+async fn open_table(db: &Connection, dir: &Path, name: &str, schema: SchemaRef, probe_column: &str) -> Result<Table> {
+    let tdir = files::table_dir(dir, name);
+    if files::manifests(&tdir)?.is_empty() {
+        if tdir.exists() {
+            // A table whose creation never committed: nothing in it was ever readable.
+            let aside = files::set_aside(dir, name, &tdir)?;
+            warn!(table = name, "the table had no committed version; moved its files to {}", aside.display());
+        }
+        return db
+            .create_empty_table(name, schema)
+            .execute()
+            .await
+            .with_context(|| format!("could not create the table `{name}` in {}", dir.display()));
+    }
+    let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut first_error: Option<Error> = None;
+    // Newest manifests that are not whole (a crash mid-commit: LanceDB does not fsync) are set aside first, so that
+    // the previous version becomes the latest.
+    loop {
+        let manifests = files::manifests(&tdir)?;
+        let Some((version, newest)) = manifests.last() else { break };
+        if manifests.len() <= 1 || moved.len() >= MAX_RECOVERY_STEPS || files::manifest_is_whole(newest) {
+            break;
+        }
+        let aside = files::set_aside(dir, name, newest)?;
+        warn!(table = name, version, "the newest manifest is incomplete; set it aside: {}", aside.display());
+        first_error.get_or_insert_with(|| Error::Store(format!("version {version} of `{name}` was incomplete")));
+        moved.push((newest.clone(), aside));
+    }
+    loop {
+        let opened = AssertUnwindSafe(db.open_table(name).execute()).catch_unwind().await.unwrap_or_else(|panic| {
+            Err(lancedb::Error::Runtime { message: format!("LanceDB panicked: {}", panic_message(&panic)) })
+        });
+        match opened {
+            Ok(table) => match probe(&table, probe_column).await {
+                Ok(()) => {
+                    if !moved.is_empty() {
+                        warn!(
+                            table = name,
+                            "recovered: the newest version could not be read ({}); now at version {}; \
+                             the unreadable manifests were moved to {}",
+                            first_error.as_ref().map(ToString::to_string).unwrap_or_default(),
+                            table.version().await.unwrap_or(0),
+                            dir.join(files::RECOVERED_DIR).display()
+                        );
+                    }
+                    return Ok(table);
+                }
+                Err(e) => {
+                    warn!(table = name, "the newest version of the table cannot be read: {e}");
+                    let err = store_error(format!("the table `{name}` cannot be read"), e);
+                    if roll_back(&table, name, probe_column).await? {
+                        return Ok(table);
+                    }
+                    files::put_back(&moved);
+                    return Err(first_error.unwrap_or(err));
+                }
+            },
+            Err(e) => {
+                warn!(table = name, "the table cannot be opened: {e}");
+                let err = store_error(format!("could not open the table `{name}` in {}", dir.display()), e);
+                let manifests = files::manifests(&tdir)?;
+                let first = first_error.get_or_insert(err);
+                if manifests.len() <= 1 || moved.len() >= MAX_RECOVERY_STEPS {
+                    files::put_back(&moved);
+                    return Err(Error::Store(first.to_string()));
+                }
+                // The newest manifest cannot be read (a crash mid-commit: LanceDB does not fsync). Move it out of
+                // the table, so that the previous version becomes the latest, and try again.
+                if let Some((version, path)) = manifests.last() {
+                    let aside = files::set_aside(dir, name, path)?;
+                    warn!(table = name, version, "set the unreadable manifest aside: {}", aside.display());
+                    moved.push((path.clone(), aside));
+                }
+            }
+        }
+    }
+}
+
+/// Checks out the newest older version that reads, and restores it as the latest. False if none does.
+async fn roll_back(table: &Table, name: &str, probe_column: &str) -> Result<bool> {
+    let current = table.version().await.context("could not read the table's version")?;
+    let mut candidates: Vec<u64> = match table.list_versions().await {
+        Ok(versions) => versions.into_iter().map(|v| v.version).filter(|v| *v < current).collect(),
+        Err(_) => (1..current).collect(),
+    };
+    candidates.sort_unstable_by(|a, b| b.cmp(a));
+    for version in candidates.into_iter().take(MAX_RECOVERY_STEPS) {
+        if table.checkout(version).await.is_err() {
+            continue;
+        }
+        if probe(table, probe_column).await.is_ok() {
+            table
+                .restore()
+                .await
+                .with_context(|| format!("could not restore version {version} of the table `{name}`"))?;
+            warn!(table = name, "recovered: restored version {version}, the newest readable one (was {current})");
+            return Ok(true);
+        }
+    }
+    let _ = table.checkout_latest().await;
+    Ok(false)
+}
+
+/// IVF_PQ, cosine. Sub-vectors of 8 dimensions (LanceDB's default is 16), for more exact PQ distances: the refine
+/// step can only re-rank candidates that PQ put in the first `k * REFINE_FACTOR`.
+fn ann_params(dim: usize) -> IvfPqIndexBuilder {
+    let builder = IvfPqIndexBuilder::default().distance_type(DistanceType::Cosine);
+    match u32::try_from(dim / 8) {
+        Ok(n) if dim.is_multiple_of(8) && n > 0 => builder.num_sub_vectors(n),
+        _ => builder,
+    }
+}
+
+fn fts_params() -> FtsIndexBuilder {
+    // The core has already analysed the text (lowercase, stems, CJK bigrams): the index only splits on spaces.
+    FtsIndexBuilder::default()
+        .base_tokenizer("whitespace".to_string())
+        .lower_case(false)
+        .stem(false)
+        .remove_stop_words(false)
+        .ascii_folding(false)
+        .max_token_length(None)
+        .with_position(false)
+}
+
+impl LanceStore {
+    /// Opens (or creates) the library store in `dir` for writing, with the chunks table of `embedding_model`.
+    ///
+    /// Fails with a readable message when another process has the directory open. A table whose newest version
+    /// cannot be read (a crash mid-commit) is brought back to its newest readable version, with a warning.
+    pub async fn open(dir: &Path, embedding_model: &str, dim: usize) -> Result<LanceStore> {
+        LanceStore::open_with(dir, embedding_model, dim, StoreOptions::default()).await
+    }
+
+    pub async fn open_with(dir: &Path, embedding_model: &str, dim: usize, options: StoreOptions) -> Result<LanceStore> {
+        if dim == 0 || i32::try_from(dim).is_err() {
+            return Err(Error::InvalidInput(format!("invalid embedding dimension {dim}")));
+        }
+        if embedding_model.is_empty() {
+            return Err(Error::InvalidInput("the embedding model id is empty".into()));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let lock = WriterLock::acquire(dir)?;
+        let uri = dir
+            .to_str()
+            .ok_or_else(|| Error::Store(format!("the library path {} is not valid UTF-8", dir.display())))?;
+        let db = connect(uri).execute().await.with_context(|| format!("could not open the library at {uri}"))?;
+        let documents = open_table(&db, dir, DOCUMENTS_TABLE, schema::documents_schema(), "id").await?;
+        let chunks_name = schema::chunks_table_name(embedding_model);
+        let chunks = open_table(&db, dir, &chunks_name, schema::chunks_schema(dim), col::DOC_ID).await?;
+        let chunks_schema = chunks.schema().await.context("could not read the chunks table's schema")?;
+        match schema::vector_dim(&chunks_schema) {
+            Some(d) if d == dim => {}
+            found => {
+                return Err(Error::Store(format!(
+                    "the chunks table of model `{embedding_model}` holds vectors of dimension {}, not {dim}",
+                    found.map_or_else(|| "unknown".to_string(), |d| d.to_string())
+                )));
+            }
+        }
+        let store = LanceStore {
+            dir: dir.to_path_buf(),
+            model: embedding_model.to_string(),
+            dim,
+            options,
+            _db: db,
+            documents,
+            chunks,
+            chunks_name,
+            writer: tokio::sync::Mutex::new(()),
+            visibility: RwLock::new(Visibility::default()),
+            fts_ready: AtomicBool::new(false),
+            ann_ready: AtomicBool::new(false),
+            _lock: lock,
+        };
+        store.reconcile().await?;
+        store.detect_indexes().await?;
+        info!(dir = %dir.display(), table = %store.chunks_name, "library store open");
+        Ok(store)
+    }
+
+    /// The directory of the store.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The embedding model whose chunks this store reads and writes.
+    pub fn embedding_model(&self) -> &str {
+        &self.model
+    }
+
+    /// The name of this model's chunks table.
+    pub fn chunks_table(&self) -> &str {
+        &self.chunks_name
+    }
+
+    /// How many versions the documents and the chunks table keep on disk (`maintain` prunes them).
+    pub async fn version_counts(&self) -> Result<(usize, usize)> {
+        let d = self.documents.list_versions().await.context("could not list the documents table's versions")?;
+        let c = self.chunks.list_versions().await.context("could not list the chunks table's versions")?;
+        Ok((d.len(), c.len()))
+    }
+
+    /// Whether the chunks table has its full-text index and its ANN index.
+    pub fn has_indexes(&self) -> (bool, bool) {
+        (self.fts_ready.load(Ordering::Acquire), self.ann_ready.load(Ordering::Acquire))
+    }
+
+    /// Exact (brute-force) nearest chunks, whatever indexes exist: the ground truth for measuring ANN recall.
+    pub async fn exact_vector_search(&self, vector: &[f32], k: usize, filter: &SearchFilter) -> Result<Vec<Hit>> {
+        self.vector_search_inner(vector, k, filter, true).await
+    }
+
+    fn vis_read(&self) -> RwLockReadGuard<'_, Visibility> {
+        self.visibility.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn vis_write(&self) -> RwLockWriteGuard<'_, Visibility> {
+        self.visibility.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// At open: makes the two tables agree after whatever a crash left behind, and loads what searches must hide.
+    ///
+    /// - chunks of a document that has no record are deleted;
+    /// - a record that says `Indexed` but whose chunks are not all there (the chunk commit was lost while the
+    ///   record's was not: neither is fsynced) goes back to `Indexing`, so that the next ingest redoes it.
+    async fn reconcile(&self) -> Result<()> {
+        let _w = self.writer.lock().await;
+        let docs = self.all_documents().await?;
+        let batches = collect(self.chunks.query().select(Select::columns(&[col::DOC_ID])))
+            .await
+            .context("could not read the chunks table")?;
+        let mut counts: HashMap<String, u32> = HashMap::new();
+        for b in &batches {
+            for id in schema::strings(b, col::DOC_ID)?.iter().flatten() {
+                *counts.entry(id.to_string()).or_default() += 1;
+            }
+        }
+        let known: HashSet<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+        let mut orphans: Vec<&str> = counts.keys().map(String::as_str).filter(|id| !known.contains(id)).collect();
+        orphans.sort_unstable();
+        for group in orphans.chunks(256) {
+            warn!("deleting the chunks of {} document(s) that have no record", group.len());
+            self.chunks
+                .delete(sql::in_list(col::DOC_ID, group.iter().copied()).as_str())
+                .await
+                .context("could not delete chunks without a document")?;
+        }
+        let mut stale: Vec<DocumentRecord> = docs
+            .iter()
+            .filter(|d| {
+                d.status == DocStatus::Indexed
+                    && d.embedding_model == self.model
+                    && counts.get(&d.id).copied().unwrap_or(0) != d.chunk_count
+            })
+            .cloned()
+            .collect();
+        if !stale.is_empty() {
+            warn!(
+                "{} document(s) marked indexed do not have all their chunks (an interrupted write); \
+                 they will be indexed again",
+                stale.len()
+            );
+            for d in &mut stale {
+                d.status = DocStatus::Indexing;
+            }
+            self.merge_documents(&stale).await?;
+        }
+        let stale_ids: HashSet<&str> = stale.iter().map(|d| d.id.as_str()).collect();
+        let mut vis = self.vis_write();
+        vis.indexed = docs
+            .iter()
+            .filter(|d| d.status == DocStatus::Indexed && !stale_ids.contains(d.id.as_str()))
+            .map(|d| d.id.clone())
+            .collect();
+        vis.with_chunks = counts.into_keys().filter(|id| known.contains(id.as_str())).collect();
+        vis.hidden = vis.with_chunks.difference(&vis.indexed).cloned().collect();
+        debug!(hidden = vis.hidden.len(), "documents hidden from search");
+        Ok(())
+    }
+
+    async fn detect_indexes(&self) -> Result<()> {
+        let indices = self.chunks.list_indices().await.context("could not list the chunks table's indexes")?;
+        let on = |i: &lancedb::index::IndexConfig, c: &str| i.columns.iter().any(|x| x == c);
+        let fts = indices.iter().any(|i| on(i, col::TERMS) && i.index_type == IndexType::FTS);
+        let ann = indices.iter().any(|i| on(i, col::VECTOR));
+        self.fts_ready.store(fts, Ordering::Release);
+        self.ann_ready.store(ann, Ordering::Release);
+        Ok(())
+    }
+
+    async fn all_documents(&self) -> Result<Vec<DocumentRecord>> {
+        let batches = collect(self.documents.query()).await.context("could not read the documents table")?;
+        let mut out = Vec::new();
+        for b in &batches {
+            schema::read_documents(b, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Inserts or replaces records by id, in one commit. The caller holds the writer lock.
+    async fn merge_documents(&self, docs: &[DocumentRecord]) -> Result<()> {
+        let batch = schema::documents_batch(docs)?;
+        let mut merge = self.documents.merge_insert(&["id"]);
+        merge.when_matched_update_all(None).when_not_matched_insert_all();
+        merge.execute(reader(batch)).await.context("could not write the document record")?;
+        Ok(())
+    }
+
+    /// Builds the full-text index if the chunks table has rows and no index yet. The caller holds the writer lock.
+    async fn ensure_fts_index(&self) -> Result<()> {
+        if self.fts_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if self.chunks.count_rows(None).await.context("could not count the chunks")? == 0 {
+            return Ok(());
+        }
+        self.chunks
+            .create_index(&[col::TERMS], Index::FTS(fts_params()))
+            .name(FTS_INDEX.to_string())
+            .replace(true)
+            .execute()
+            .await
+            .context("could not build the full-text index")?;
+        self.fts_ready.store(true, Ordering::Release);
+        info!(table = %self.chunks_name, "built the full-text index");
+        Ok(())
+    }
+
+    fn validate_rows(&self, doc_id: &str, rows: &[ChunkRow]) -> Result<()> {
+        let mut seen = HashSet::new();
+        for r in rows {
+            let c = &r.chunk;
+            if c.doc_id != doc_id {
+                return Err(Error::InvalidInput(format!(
+                    "chunk {} belongs to document {}, not to {doc_id}",
+                    c.index, c.doc_id
+                )));
+            }
+            if !seen.insert(c.index) {
+                return Err(Error::InvalidInput(format!("document {doc_id} has two chunks with index {}", c.index)));
+            }
+            if c.embedding_model != self.model {
+                return Err(Error::InvalidInput(format!(
+                    "chunk {} of {doc_id} was embedded by `{}`, but this store holds `{}`",
+                    c.index, c.embedding_model, self.model
+                )));
+            }
+            if r.vector.len() != self.dim {
+                return Err(Error::InvalidInput(format!(
+                    "chunk {} of {doc_id} has a vector of dimension {}, expected {}",
+                    c.index,
+                    r.vector.len(),
+                    self.dim
+                )));
+            }
+            if !r.vector.iter().all(|x| x.is_finite()) {
+                return Err(Error::InvalidInput(format!("chunk {} of {doc_id} has a non-finite vector", c.index)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The predicate every search applies; `Err(())` when the filter can match nothing.
+    fn search_predicate(&self, filter: &SearchFilter) -> std::result::Result<Option<String>, ()> {
+        if filter.doc_ids.as_ref().is_some_and(Vec::is_empty) {
+            return Err(());
+        }
+        Ok(sql::search_predicate(&self.vis_read().hidden, filter))
+    }
+
+    fn hits(batches: &[RecordBatch], score_column: &str, score: impl Fn(f32) -> f32) -> Result<Vec<Hit>> {
+        let mut hits = Vec::new();
+        for b in batches {
+            let scores = schema::f32s(b, score_column)?;
+            for (chunk, s) in schema::read_chunks(b)?.into_iter().zip(scores.iter()) {
+                let Some(s) = s.map(&score).filter(|s| s.is_finite()) else { continue };
+                hits.push(Hit { chunk, score: s });
+            }
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(hits)
+    }
+
+    async fn vector_search_inner(
+        &self,
+        vector: &[f32],
+        k: usize,
+        filter: &SearchFilter,
+        exact: bool,
+    ) -> Result<Vec<Hit>> {
+        if vector.len() != self.dim {
+            return Err(Error::InvalidInput(format!(
+                "the query vector has dimension {}, expected {}",
+                vector.len(),
+                self.dim
+            )));
+        }
+        if !vector.iter().all(|x| x.is_finite()) || vector.iter().all(|x| *x == 0.0) {
+            return Err(Error::InvalidInput("the query vector is zero or not finite".into()));
+        }
+        let Ok(predicate) = self.search_predicate(filter) else { return Ok(Vec::new()) };
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let mut query = self
+            .chunks
+            .query()
+            .nearest_to(vector)
+            .context("invalid query vector")?
+            .column(col::VECTOR)
+            .distance_type(DistanceType::Cosine)
+            .limit(k)
+            .select(Select::columns(HIT_COLUMNS));
+        if let Some(p) = predicate {
+            query = query.only_if(p);
+        }
+        if exact {
+            query = query.bypass_vector_index();
+        } else if self.ann_ready.load(Ordering::Acquire) {
+            query = query.refine_factor(REFINE_FACTOR).nprobes(NPROBES).context("invalid nprobes")?;
+        }
+        let batches = collect(query).await.context("vector search failed")?;
+        let mut hits = Self::hits(&batches, col::DISTANCE, |d| 1.0 - d)?;
+        hits.truncate(k);
+        Ok(hits)
+    }
+}
+
+#[async_trait]
+impl Store for LanceStore {
+    async fn document_by_path(&self, path: &str) -> Result<Option<DocumentRecord>> {
+        let batches = collect(self.documents.query().only_if(sql::eq("path", path)))
+            .await
+            .context("could not read the documents table")?;
+        let mut docs = Vec::new();
+        for b in &batches {
+            schema::read_documents(b, &mut docs)?;
+        }
+        Ok(docs.into_iter().max_by_key(|d| d.updated_ms))
+    }
+
+    async fn documents(&self) -> Result<Vec<DocumentRecord>> {
+        let mut docs = self.all_documents().await?;
+        docs.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.id.cmp(&b.id)));
+        Ok(docs)
+    }
+
+    async fn upsert_document(&self, doc: &DocumentRecord) -> Result<()> {
+        let _w = self.writer.lock().await;
+        let indexed = doc.status == DocStatus::Indexed;
+        if !indexed {
+            // Hide first: from now on the record does not vouch for the chunks.
+            let mut vis = self.vis_write();
+            vis.indexed.remove(&doc.id);
+            vis.refresh(&doc.id);
+        }
+        self.merge_documents(std::slice::from_ref(doc)).await?;
+        if indexed {
+            // Show last: only once the record that says so is committed.
+            let mut vis = self.vis_write();
+            vis.indexed.insert(doc.id.clone());
+            vis.refresh(&doc.id);
+        }
+        Ok(())
+    }
+
+    async fn replace_chunks(&self, doc_id: &str, rows: Vec<ChunkRow>) -> Result<()> {
+        self.validate_rows(doc_id, &rows)?;
+        let _w = self.writer.lock().await;
+        let predicate = sql::eq(col::DOC_ID, doc_id);
+        if rows.is_empty() {
+            self.chunks.delete(predicate.as_str()).await.context("could not delete the document's chunks")?;
+            let mut vis = self.vis_write();
+            vis.with_chunks.remove(doc_id);
+            vis.refresh(doc_id);
+            return Ok(());
+        }
+        {
+            let mut vis = self.vis_write();
+            vis.with_chunks.insert(doc_id.to_string());
+            vis.refresh(doc_id);
+        }
+        let batch = schema::chunks_batch(&rows, self.dim)?;
+        // One commit: rows with a known chunk_id are updated, new ones inserted, and this document's rows that are
+        // not in `rows` deleted.
+        let mut merge = self.chunks.merge_insert(&[col::CHUNK_ID]);
+        merge
+            .when_matched_update_all(None)
+            .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(Some(predicate));
+        let result = merge.execute(reader(batch)).await.context("could not write the document's chunks")?;
+        debug!(
+            doc_id,
+            inserted = result.num_inserted_rows,
+            updated = result.num_updated_rows,
+            deleted = result.num_deleted_rows,
+            version = result.version,
+            "replaced chunks"
+        );
+        if let Err(e) = self.ensure_fts_index().await {
+            // Not fatal: the chunks are written; `maintain` or the next write builds the index.
+            warn!("{e}");
+        }
+        Ok(())
+    }
+
+    async fn remove_document(&self, doc_id: &str) -> Result<()> {
+        let _w = self.writer.lock().await;
+        {
+            let mut vis = self.vis_write();
+            vis.indexed.remove(doc_id);
+            vis.refresh(doc_id);
+        }
+        // Chunks first: a crash in between leaves a record without chunks, never chunks without a record.
+        self.chunks
+            .delete(sql::eq(col::DOC_ID, doc_id).as_str())
+            .await
+            .context("could not delete the document's chunks")?;
+        self.documents.delete(sql::eq("id", doc_id).as_str()).await.context("could not delete the document")?;
+        let mut vis = self.vis_write();
+        vis.with_chunks.remove(doc_id);
+        vis.refresh(doc_id);
+        Ok(())
+    }
+
+    async fn chunk_rows(&self, doc_id: &str) -> Result<Vec<ChunkRow>> {
+        let batches = collect(self.chunks.query().only_if(sql::eq(col::DOC_ID, doc_id)))
+            .await
+            .context("could not read the document's chunks")?;
+        let mut rows = Vec::new();
+        for b in &batches {
+            rows.extend(schema::read_chunk_rows(b)?);
+        }
+        rows.sort_by_key(|r| r.chunk.index);
+        Ok(rows)
+    }
+
+    async fn vector_search(&self, vector: &[f32], k: usize, filter: &SearchFilter) -> Result<Vec<Hit>> {
+        self.vector_search_inner(vector, k, filter, false).await
+    }
+
+    async fn fulltext_search(&self, query_terms: &str, k: usize, filter: &SearchFilter) -> Result<Vec<Hit>> {
+        let Ok(predicate) = self.search_predicate(filter) else { return Ok(Vec::new()) };
+        if k == 0 || query_terms.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.fts_ready.load(Ordering::Acquire) {
+            let _w = self.writer.lock().await;
+            self.ensure_fts_index().await?;
+            if !self.fts_ready.load(Ordering::Acquire) {
+                return Ok(Vec::new()); // no chunks at all
+            }
+        }
+        let fts = FullTextSearchQuery::new(query_terms.to_string())
+            .with_column(col::TERMS.to_string())
+            .context("invalid full-text query")?;
+        let mut query = self.chunks.query().full_text_search(fts).limit(k).select(Select::columns(HIT_COLUMNS));
+        if let Some(p) = predicate {
+            query = query.only_if(p);
+        }
+        let batches = collect(query).await.context("full-text search failed")?;
+        let mut hits = Self::hits(&batches, col::SCORE, |s| s)?;
+        hits.truncate(k);
+        Ok(hits)
+    }
+
+    async fn stats(&self) -> Result<LibraryStats> {
+        let count = |filter: Option<String>| async move {
+            self.documents.count_rows(filter).await.context("could not count the documents")
+        };
+        let documents = count(None).await? as u64;
+        let indexed = count(Some(sql::eq("status", DocStatus::Indexed.as_str()))).await? as u64;
+        let failed = count(Some(sql::eq("status", DocStatus::Failed.as_str()))).await? as u64;
+        let chunks = self.chunks.count_rows(None).await.context("could not count the chunks")? as u64;
+        let dir = self.dir.clone();
+        let disk_bytes = tokio::task::spawn_blocking(move || files::disk_bytes(&dir)).await.unwrap_or(0);
+        Ok(LibraryStats { documents, indexed, failed, chunks, disk_bytes, embedding_model: Some(self.model.clone()) })
+    }
+
+    async fn maintain(&self) -> Result<()> {
+        let _w = self.writer.lock().await;
+        self.ensure_fts_index().await?;
+        let rows = self.chunks.count_rows(None).await.context("could not count the chunks")?;
+        if !self.ann_ready.load(Ordering::Acquire) && rows >= self.options.ann_index_threshold {
+            info!(rows, "building the ANN index of the chunks table");
+            self.chunks
+                .create_index(&[col::VECTOR], Index::IvfPq(ann_params(self.dim)))
+                .name(ANN_INDEX.to_string())
+                .replace(true)
+                .execute()
+                .await
+                .context("could not build the vector index")?;
+            self.ann_ready.store(true, Ordering::Release);
+        }
+        let keep = lancedb::table::Duration::from_std(self.options.keep_versions_for)
+            .unwrap_or_else(|_| lancedb::table::Duration::minutes(5));
+        for (name, table) in [(DOCUMENTS_TABLE, &self.documents), (self.chunks_name.as_str(), &self.chunks)] {
+            // Merge small fragments (each write makes one) and drop deleted rows.
+            let compact = OptimizeAction::Compact { options: CompactionOptions::default(), remap_options: None };
+            let stats = table.optimize(compact).await.with_context(|| format!("could not compact `{name}`"))?;
+            if let Some(c) = stats.compaction {
+                debug!(table = name, removed = c.fragments_removed, added = c.fragments_added, "compacted");
+            }
+            // Add rows written since the indexes were built to them (searches also scan unindexed rows, so
+            // this is for speed, not correctness).
+            if !table.list_indices().await.context("could not list indexes")?.is_empty() {
+                table
+                    .optimize(OptimizeAction::Index(OptimizeOptions::default()))
+                    .await
+                    .with_context(|| format!("could not update the indexes of `{name}`"))?;
+            }
+            // Remove old versions and the files only they use. The writer lock is held and this process is the
+            // only writer, so no commit is in flight: files of unfinished commits can go too.
+            let prune = OptimizeAction::Prune {
+                older_than: Some(keep),
+                delete_unverified: Some(true),
+                error_if_tagged_old_versions: Some(false),
+            };
+            let stats = table.optimize(prune).await.with_context(|| format!("could not prune `{name}`"))?;
+            if let Some(p) = stats.prune {
+                debug!(table = name, versions = p.old_versions, bytes = p.bytes_removed, "pruned");
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end tests of the real Quire app: WebdriverIO -> tauri-driver -> WebKitWebDriver -> the app binary,
+# on an Xvfb display when there is no DISPLAY, with a throwaway data folder.
+#
+#   scripts/e2e.sh
+#
+# Expects the debug app at $CARGO_TARGET_DIR/debug/quire-desktop (or $QUIRE_APP), built after the UI
+# (`(cd ui && npm run build) && cargo build -p quire-desktop`; scripts/test.sh does both). Installs tauri-driver
+# and the test packages when missing. Screenshots of every screen, of the whole display and the driver's log
+# go to $QUIRE_CACHE/artifacts/e2e/. Every process it starts is stopped when it ends, however it ends.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$QUIRE_ROOT"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { echo "e2e: $*" >&2; exit 1; }
+
+app="${QUIRE_APP:-$CARGO_TARGET_DIR/debug/quire-desktop}"
+artifacts="${QUIRE_E2E_ARTIFACTS:-$QUIRE_CACHE/artifacts/e2e}"
+port="${TAURI_DRIVER_PORT:-4444}"
+native_driver="$(command -v WebKitWebDriver || true)"
+
+[ -x "$app" ] || die "no app binary at $app; build it first: (cd ui && npm run build) && cargo build -p quire-desktop"
+[ -n "$native_driver" ] || die "WebKitWebDriver not found (Debian package webkit2gtk-driver; scripts/setup.sh --test)"
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  say "installing tauri-driver"
+  CARGO_TARGET_DIR="$QUIRE_CACHE/tauri-driver-build" cargo install tauri-driver --locked --version '^2'
+fi
+if [ ! -d tests/e2e/node_modules ]; then
+  say "installing the end-to-end test packages"
+  (cd tests/e2e && npm ci --no-audit --no-fund)
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/quire-e2e.XXXXXX")"
+groups=()  # process groups started here, stopped in reverse order
+cleanup() {
+  local status=$? i
+  trap - EXIT INT TERM
+  for (( i=${#groups[@]}-1; i>=0; i-- )); do
+    kill -TERM -- "-${groups[i]}" 2>/dev/null || true
+  done
+  for pgid in "${groups[@]}"; do
+    for _ in $(seq 50); do kill -0 -- "-$pgid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Starts a command in its own process group (so its children stop with it); its pid is the group id.
+start() { setsid "$@" & groups+=("$!"); }
+
+rm -rf "$artifacts" && mkdir -p "$artifacts"
+
+if [ -z "${DISPLAY:-}" ]; then
+  command -v Xvfb >/dev/null 2>&1 || die "no DISPLAY and no Xvfb (Debian package xvfb)"
+  n=99
+  while [ -e "/tmp/.X$n-lock" ] || [ -e "/tmp/.X11-unix/X$n" ]; do n=$((n + 1)); done
+  say "starting Xvfb :$n"
+  start Xvfb ":$n" -screen 0 1280x860x24 -nolisten tcp -nolisten unix-abstract >"$artifacts/xvfb.log" 2>&1
+  export DISPLAY=":$n"
+  for _ in $(seq 100); do [ -S "/tmp/.X11-unix/X$n" ] && break; sleep 0.1; done
+  [ -S "/tmp/.X11-unix/X$n" ] || die "Xvfb did not start (see $artifacts/xvfb.log)"
+fi
+
+# The app inherits this environment through tauri-driver and WebKitWebDriver.
+export QUIRE_DATA_DIR="$work/data"
+export QUIRE_E2E_ARTIFACTS="$artifacts"
+export QUIRE_APP="$app"
+export TAURI_DRIVER_PORT="$port"
+mkdir -p "$QUIRE_DATA_DIR"
+
+say "starting tauri-driver on 127.0.0.1:$port (app: $app)"
+start tauri-driver --port "$port" --native-driver "$native_driver" >"$artifacts/tauri-driver.log" 2>&1
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || die "tauri-driver did not start (see $artifacts/tauri-driver.log)"
+
+say "running the end-to-end tests"
+status=0
+(cd tests/e2e && npx --no-install wdio run ./wdio.conf.ts) || status=$?
+
+echo "screenshots and logs: $artifacts"
+ls -1 "$artifacts"
+exit "$status"

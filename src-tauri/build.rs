@@ -1,0 +1,16 @@
+//! Compiles tauri.conf.json, the capabilities and the app's permissions into the binary.
+
+/// Every command in `generate_handler!` (lib.rs). Tauri generates an `allow-<command>` permission for each;
+/// a window may call only the commands its capability grants (capabilities/default.json).
+const COMMANDS: &[&str] = &["app_info"];
+
+fn main() {
+    // The app's sources live in src-tauri/ while its manifest and tauri.conf.json sit at the repository root.
+    println!("cargo:rerun-if-changed=src-tauri/capabilities");
+    let attributes = tauri_build::Attributes::new()
+        .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(error) = tauri_build::try_build(attributes) {
+        panic!("tauri-build failed: {error:#}");
+    }
+}

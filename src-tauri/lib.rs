@@ -1,0 +1,56 @@
+//! Quire's desktop shell: a Tauri window over the Rust core. It owns what the UI may call (commands), the
+//! shapes that cross the IPC boundary (serialisable DTOs and `{kind, message}` errors) and the app's
+//! managed state; it holds no document, search or model logic of its own.
+//!
+//! [`run`] starts the real app. [`build`] assembles it on any [`tauri::Runtime`], so tests drive the very
+//! same commands on Tauri's mock runtime:
+//!
+//! ```ignore
+//! let app = quire_desktop::build(tauri::test::mock_builder(), quire_desktop::AppState::new(dir))
+//!     .build(quire_desktop::context())?;
+//! ```
+
+pub mod commands;
+pub mod error;
+pub mod state;
+
+pub use error::{Error, Result};
+pub use state::AppState;
+
+use tauri::Runtime;
+
+/// Starts the desktop app and returns when its last window closes.
+pub fn run() {
+    init_tracing();
+    let state = AppState::new(quire_core::paths::default_data_dir());
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %state.data_dir().display(), "starting Quire");
+
+    if let Err(error) = build(tauri::Builder::default(), state).run(context()) {
+        tracing::error!(%error, "Quire could not start");
+        std::process::exit(1);
+    }
+}
+
+/// The app on any runtime: its state and every command the UI may call.
+///
+/// A new command goes in `generate_handler!` here, in `COMMANDS` in build.rs (which generates its
+/// `allow-…` permission) and in `capabilities/default.json`.
+pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+    builder.manage(state).invoke_handler(tauri::generate_handler![commands::app_info])
+}
+
+/// The app's compiled configuration: tauri.conf.json, the capabilities, the icons and (in a release build)
+/// the UI from `ui/dist`.
+pub fn context<R: Runtime>() -> tauri::Context<R> {
+    tauri::generate_context!()
+}
+
+/// Logs to stderr; `QUIRE_LOG` sets the filter (as `RUST_LOG` would), `info` by default.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUIRE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).try_init();
+}
+
+#[cfg(test)]
+mod tests;
