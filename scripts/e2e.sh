@@ -4,7 +4,8 @@
 #
 #   scripts/e2e.sh
 #
-# Expects the debug app at $CARGO_TARGET_DIR/debug/quire-desktop (or $QUIRE_APP), built after the UI
+# Expects the debug app at $CARGO_TARGET_DIR/debug/quire-desktop (or $QUIRE_APP), built after the UI and with tauri's
+# custom-protocol feature, so that it serves ui/dist instead of loading devUrl
 # (`(cd ui && npm run build) && cargo build -p quire-desktop`; scripts/test.sh does both). Installs tauri-driver
 # and the test packages when missing. Screenshots of every screen, of the whole display and the driver's log
 # go to $QUIRE_CACHE/artifacts/e2e/. Every process it starts is stopped when it ends, however it ends.

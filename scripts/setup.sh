@@ -19,7 +19,7 @@ packages=(build-essential pkg-config cmake clang libclang-dev protobuf-compiler 
           libwebkit2gtk-4.1-dev librsvg2-dev libayatana-appindicator3-dev
           python3 python3-venv python3-pip poppler-utils xauth)
 if (( want_test )); then
-  packages+=(xvfb webkit2gtk-driver imagemagick gnome-keyring dbus-x11 libsecret-tools)
+  packages+=(xvfb x11-utils webkit2gtk-driver imagemagick gnome-keyring dbus-x11 libsecret-tools)
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()

@@ -6,4 +6,5 @@ mod support;
 
 mod cli;
 mod embedding;
+mod eval;
 mod ingest;

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ use crate::sql;
 /// From this many chunks, [`Store::maintain`] builds an ANN (IVF_PQ) index; below it, search is exact.
 pub const ANN_INDEX_THRESHOLD: usize = 50_000;
 /// Vector search with an ANN index re-ranks `k * REFINE_FACTOR` candidates by their exact distance.
-pub const REFINE_FACTOR: u32 = 20;
+pub const REFINE_FACTOR: u32 = 50;
 /// IVF partitions probed per ANN query.
 pub const NPROBES: usize = 32;
 /// Versions younger than this survive [`Store::maintain`], so that recovery has a recent good version to return to.
@@ -96,6 +96,9 @@ pub struct LanceStore {
     visibility: RwLock<Visibility>,
     fts_ready: AtomicBool,
     ann_ready: AtomicBool,
+    /// ANN search parameters (see [`LanceStore::tune_ann`]).
+    nprobes: AtomicUsize,
+    refine_factor: AtomicU32,
     _lock: WriterLock,
 }
 
@@ -316,6 +319,8 @@ impl LanceStore {
             visibility: RwLock::new(Visibility::default()),
             fts_ready: AtomicBool::new(false),
             ann_ready: AtomicBool::new(false),
+            nprobes: AtomicUsize::new(NPROBES),
+            refine_factor: AtomicU32::new(REFINE_FACTOR),
             _lock: lock,
         };
         store.reconcile().await?;
@@ -349,6 +354,13 @@ impl LanceStore {
     /// Whether the chunks table has its full-text index and its ANN index.
     pub fn has_indexes(&self) -> (bool, bool) {
         (self.fts_ready.load(Ordering::Acquire), self.ann_ready.load(Ordering::Acquire))
+    }
+
+    /// Sets how an ANN search trades speed for recall: IVF partitions probed, and the candidates re-ranked
+    /// exactly (`k * refine_factor`). Defaults: [`NPROBES`], [`REFINE_FACTOR`]. No effect without an ANN index.
+    pub fn tune_ann(&self, nprobes: usize, refine_factor: u32) {
+        self.nprobes.store(nprobes.max(1), Ordering::Relaxed);
+        self.refine_factor.store(refine_factor.max(1), Ordering::Relaxed);
     }
 
     /// Exact (brute-force) nearest chunks, whatever indexes exist: the ground truth for measuring ANN recall.
@@ -563,7 +575,10 @@ impl LanceStore {
         if exact {
             query = query.bypass_vector_index();
         } else if self.ann_ready.load(Ordering::Acquire) {
-            query = query.refine_factor(REFINE_FACTOR).nprobes(NPROBES).context("invalid nprobes")?;
+            query = query
+                .refine_factor(self.refine_factor.load(Ordering::Relaxed))
+                .nprobes(self.nprobes.load(Ordering::Relaxed))
+                .context("invalid nprobes")?;
         }
         let batches = collect(query).await.context("vector search failed")?;
         let mut hits = Self::hits(&batches, col::DISTANCE, |d| 1.0 - d)?;

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use quire_core::{Chunk, ChunkRow, DocStatus, DocumentRecord, Format, SearchFilter, Store};
-use quire_store::{LanceStore, StoreOptions};
+use quire_store::{LanceStore, NPROBES, REFINE_FACTOR, StoreOptions};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -130,9 +130,17 @@ async fn run(rows: usize, dim: usize, threshold: usize) -> quire_core::Result<f6
         .collect();
     let (r, t_ann, t_exact) = recall(&store, &queries, 10).await?;
     println!(
-        "rows {rows} dim {dim}: write {t_fill:?}, maintain (IVF_PQ) {t_index:?}; recall@10 {r:.3}; \
-         per query: ANN {t_ann:?}, exact {t_exact:?}"
+        "rows {rows} dim {dim}: write {t_fill:?}, maintain (IVF_PQ) {t_index:?}; recall@10 {r:.3} with the defaults \
+         (nprobes {NPROBES}, refine {REFINE_FACTOR}); per query: ANN {t_ann:?}, exact {t_exact:?}"
     );
+    if std::env::var_os("QUIRE_ANN_GRID").is_some() {
+        for (nprobes, refine) in [(32, 20), (64, 50), (32, 100), (128, 100)] {
+            store.tune_ann(nprobes, refine);
+            let (r, t_ann, _) = recall(&store, &queries, 10).await?;
+            println!("  nprobes {nprobes} refine {refine}: recall@10 {r:.3}, {t_ann:?} per query");
+        }
+        store.tune_ann(NPROBES, REFINE_FACTOR);
+    }
     // Rows written after the index are still found (searched flat next to the index).
     let extra = clustered(&mut rng, 10, dim, 2);
     let before = store.stats().await?.chunks;

@@ -18,10 +18,24 @@ function nativeWindowNames(): string[] {
   return Array.from(tree.matchAll(/^\s+0x[0-9a-f]+ "([^"]*)"/gm), (m) => m[1] ?? '');
 }
 
+/** A binary built without tauri's `custom-protocol` feature shows WebKit's error page for devUrl. */
+async function devBuild(): Promise<boolean> {
+  const url = await browser.getUrl();
+  return url.startsWith('http://localhost:5173');
+}
+
 describe('Quire', () => {
   before(async () => {
     // The UI has mounted once the sidebar is there.
-    await $('nav[aria-label="Sections"]').waitForDisplayed();
+    await browser.waitUntil(async () => (await $('nav[aria-label="Sections"]').isDisplayed()) || (await devBuild()), {
+      timeoutMsg: 'the UI did not appear',
+    });
+    if (await devBuild()) {
+      throw new Error(
+        'the app is a development build: it loads devUrl (http://localhost:5173) instead of the UI built into it. ' +
+          "Build it with tauri's custom-protocol feature (see scripts/e2e.sh).",
+      );
+    }
   });
 
   it('opens a window titled Quire', async () => {
