@@ -60,7 +60,10 @@ fn ingest_search_status_remove() {
     assert_eq!(lines[0]["event"], "scanned");
     assert_eq!(lines[0]["files"], 3);
     let report = lines.last().expect("report");
-    assert_eq!((report["event"].as_str(), report["indexed"].as_u64(), report["failed"].as_u64()), (Some("report"), Some(2), Some(1)));
+    assert_eq!(
+        (report["event"].as_str(), report["indexed"].as_u64(), report["failed"].as_u64()),
+        (Some("report"), Some(2), Some(1))
+    );
     let broken = lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with("broken.pdf"))).expect("broken");
     assert_eq!(broken["outcome"]["status"], "failed");
     assert!(broken["outcome"]["reason"].as_str().is_some_and(|r| r.contains("damaged")), "{broken}");

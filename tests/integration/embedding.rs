@@ -8,7 +8,9 @@ use quire_llm::{EmbedOptions, LlamaEmbedder};
 use crate::support::{EMBED_MODEL, model, worker_program};
 
 async fn embedder() -> LlamaEmbedder {
-    LlamaEmbedder::start(&worker_program(), &model(EMBED_MODEL), &EmbedOptions::default()).await.expect("embedder starts")
+    LlamaEmbedder::start(&worker_program(), &model(EMBED_MODEL), &EmbedOptions::default())
+        .await
+        .expect("embedder starts")
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -75,7 +77,8 @@ async fn token_counts_agree_and_long_inputs_are_cut_and_reported() {
 async fn a_killed_worker_fails_the_call_and_the_next_call_works() {
     let e = embedder().await;
     let pid = e.worker().pid().await.expect("worker running");
-    let texts: Vec<String> = (0..2000).map(|i| format!("a long batch of text number {i} {}", "filler ".repeat(40))).collect();
+    let texts: Vec<String> =
+        (0..2000).map(|i| format!("a long batch of text number {i} {}", "filler ".repeat(40))).collect();
     let killer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
         std::process::Command::new("kill").args(["-ABRT", &pid.to_string()]).status().expect("kill");

@@ -76,9 +76,13 @@ async fn real_documents_answer_known_questions_and_stay_in_sync() {
     assert_eq!(en.pages, Some(261));
 
     // Questions whose answers are known (physical pages, as a PDF viewer numbers them; found with pdftotext).
-    let hits = search(&library, "how do I set up ssh-agent so I do not type my passphrase every time", SearchMode::Hybrid).await;
+    let hits =
+        search(&library, "how do I set up ssh-agent so I do not type my passphrase every time", SearchMode::Hybrid)
+            .await;
     assert!(found(&hits, 3, "debian-reference.en.pdf", 142), "{}", describe(&hits));
-    let hits = search(&library, "apt pinning: tweak the candidate version with /etc/apt/preferences", SearchMode::Hybrid).await;
+    let hits =
+        search(&library, "apt pinning: tweak the candidate version with /etc/apt/preferences", SearchMode::Hybrid)
+            .await;
     assert!(found(&hits, 5, "debian-reference.en.pdf", 96), "{}", describe(&hits));
     let hits = search(&library, "list PCI and USB hardware with lspci and lsusb", SearchMode::Hybrid).await;
     assert!(found(&hits, 5, "debian-reference.en.pdf", 179), "{}", describe(&hits));
@@ -89,10 +93,19 @@ async fn real_documents_answer_known_questions_and_stay_in_sync() {
     assert!(found(&hits, 3, "debian-reference.zh-cn.pdf", 137), "{}", describe(&hits));
     // EPUB and HTML chunks carry their headings.
     let hits = search(&library, "Debian developer's duties when uploading a package", SearchMode::Hybrid).await;
-    assert!(hits.iter().any(|h| h.chunk.path.ends_with(".epub") && !h.chunk.heading_path.is_empty()), "{}", describe(&hits));
-    let hits = search(&library, "What programs does Debian provide for managing its packages?", SearchMode::Hybrid).await;
+    assert!(
+        hits.iter().any(|h| h.chunk.path.ends_with(".epub") && !h.chunk.heading_path.is_empty()),
+        "{}",
+        describe(&hits)
+    );
+    let hits =
+        search(&library, "What programs does Debian provide for managing its packages?", SearchMode::Hybrid).await;
     assert!(hits[0].chunk.path.ends_with("pkgtools.en.html"), "{}", describe(&hits));
-    assert!(hits[0].chunk.heading_path.iter().any(|h| h.contains("package management tools")), "{:?}", hits[0].chunk.heading_path);
+    assert!(
+        hits[0].chunk.heading_path.iter().any(|h| h.contains("package management tools")),
+        "{:?}",
+        hits[0].chunk.heading_path
+    );
 
     // A second ingest embeds nothing.
     let again = ingest(&library, &[tmp.path().join("docs")]).await;
@@ -144,13 +157,19 @@ async fn every_bad_input_fails_alone_with_its_reason() {
         assert!(r.contains("damaged") || r.contains("no text") || r.contains("crashed"), "{name}: {r}");
     }
     assert!(reason("random.pdf").contains("damaged"), "{}", reason("random.pdf"));
-    assert!(reason("empty.pdf").contains("empty") || reason("empty.pdf").contains("damaged"), "{}", reason("empty.pdf"));
+    assert!(
+        reason("empty.pdf").contains("empty") || reason("empty.pdf").contains("damaged"),
+        "{}",
+        reason("empty.pdf")
+    );
     assert!(reason("huge.pdf").contains("too large"), "{}", reason("huge.pdf"));
     assert!(reason("truncated.pdf").contains("damaged"), "{}", reason("truncated.pdf"));
     assert!(!reason("bomb.docx").is_empty());
 
     // The good document is indexed and searchable; nothing from the bad ones is.
-    assert!(report.documents.iter().any(|(p, o)| p.ends_with("kernel.en.html") && matches!(o, DocOutcome::Indexed { .. })));
+    assert!(
+        report.documents.iter().any(|(p, o)| p.ends_with("kernel.en.html") && matches!(o, DocOutcome::Indexed { .. }))
+    );
     let stats = library.stats().await.expect("stats");
     assert_eq!(stats.indexed, 1);
     assert_eq!(stats.failed as usize, report.failed);

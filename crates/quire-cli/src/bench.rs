@@ -137,10 +137,10 @@ pub async fn eval_beir(
         let hits = library.search(&q.text, depth, mode, &SearchFilter::default()).await?;
         let mut ranked: Vec<String> = Vec::new();
         for h in hits {
-            if let Some(id) = corpus_of.get(&h.chunk.doc_id) {
-                if !ranked.contains(id) {
-                    ranked.push(id.clone());
-                }
+            if let Some(id) = corpus_of.get(&h.chunk.doc_id)
+                && !ranked.contains(id)
+            {
+                ranked.push(id.clone());
             }
         }
         let relevant = set.qrels.get(&q.id);
@@ -292,7 +292,20 @@ pub async fn run(command: &BenchCommand, options: OpenOptions) -> Result<()> {
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                let r = &report;
+                println!(
+                    "documents   {} indexed, {} failed ({} pages, {} chunks)",
+                    r.documents, r.failed, r.pages, r.chunks
+                );
+                println!("extract     {:.2} s  ({:.1} pages/s)", r.extract_s, r.pages_per_s_extract);
+                println!(
+                    "embed       {:.2} s  ({:.1} chunks/s, {:.0} tokens/s, {} truncated)",
+                    r.embed_s, r.chunks_per_s_embed, r.tokens_per_s_embed, r.truncated_inputs
+                );
+                println!("write       {:.2} s", r.write_s);
+                println!("total       {:.2} s  ({:.1} pages/s end to end)", r.total_s, r.pages_per_s_end_to_end);
+                println!("peak RSS    {:.0} MB (process tree)", r.peak_rss_mb);
+                println!("threads     {}  model {}", r.threads, r.embedding_model);
             }
         }
         BenchCommand::Search { chunks, queries, seed, k, json } => {
@@ -302,8 +315,16 @@ pub async fn run(command: &BenchCommand, options: OpenOptions) -> Result<()> {
                 None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faq-eval-en"),
             };
             let report = bench_search(options, &seed, &queries, *chunks, *k).await?;
-            let _ = json;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let r = &report;
+                println!("library     {} chunks (built in {:.1} s)", r.chunks, r.build_s);
+                println!("queries     {} (k = {})", r.queries, r.k);
+                println!("latency     p50 {:.1} ms, p95 {:.1} ms, mean {:.1} ms", r.p50_ms, r.p95_ms, r.mean_ms);
+                println!("embedding   p50 {:.1} ms of each query", r.embed_p50_ms);
+                println!("model       {}", r.embedding_model);
+            }
         }
     }
     Ok(())
@@ -402,7 +423,13 @@ async fn grow(library: &Library, target: usize) -> Result<u64> {
     Ok(total)
 }
 
-async fn bench_search(mut options: OpenOptions, seed: &[PathBuf], queries: &Path, target: usize, k: usize) -> Result<SearchBench> {
+async fn bench_search(
+    mut options: OpenOptions,
+    seed: &[PathBuf],
+    queries: &Path,
+    target: usize,
+    k: usize,
+) -> Result<SearchBench> {
     let data = DataDir::new(&options, false, "bench-search")?;
     options.data_dir = data.path.clone();
     let library = quire_app::open_library(&options).await?;

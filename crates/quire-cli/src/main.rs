@@ -117,7 +117,8 @@ fn parse_fusion(spec: &str) -> Result<Fusion> {
     let (name, value) = spec.split_once(':').unwrap_or((spec, ""));
     match name {
         "convex" => {
-            let alpha: f32 = if value.is_empty() { 0.7 } else { value.parse().context("convex:ALPHA needs a number")? };
+            let alpha: f32 =
+                if value.is_empty() { 0.7 } else { value.parse().context("convex:ALPHA needs a number")? };
             if !(0.0..=1.0).contains(&alpha) {
                 bail!("convex:ALPHA must be between 0 and 1");
             }
@@ -197,7 +198,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Search { query, k, mode, within, json } => {
             let library = quire_app::open_library(&open_options(&cli)?).await?;
             let filter = SearchFilter {
-                path_prefix: within.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string()),
+                path_prefix: within
+                    .as_ref()
+                    .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string()),
                 doc_ids: None,
             };
             let hits = library.search(query, *k, (*mode).into(), &filter).await?;

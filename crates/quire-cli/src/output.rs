@@ -165,7 +165,10 @@ pub fn print_eval(report: &EvalReport, json: bool) -> Result<()> {
         return Ok(());
     }
     let m = &report.metrics;
-    println!("{} — {} documents ({} chunks), {} queries, mode {}", report.set, report.documents, report.chunks, m.queries, report.mode);
+    println!(
+        "{} — {} documents ({} chunks), {} queries, mode {}",
+        report.set, report.documents, report.chunks, m.queries, report.mode
+    );
     if let Some(f) = &report.fusion {
         println!("fusion: {f}");
     }
@@ -204,8 +207,7 @@ pub fn print_status(data_dir: &Path, stats: &LibraryStats, docs: &[DocumentRecor
             println!("  {}: {}", d.path, d.error.as_deref().unwrap_or_default());
         }
     }
-    let pending: Vec<&DocumentRecord> =
-        docs.iter().filter(|d| d.status == quire_core::DocStatus::Indexing).collect();
+    let pending: Vec<&DocumentRecord> = docs.iter().filter(|d| d.status == quire_core::DocStatus::Indexing).collect();
     if !pending.is_empty() {
         println!("\nInterrupted (re-indexed by the next ingest):");
         for d in pending {

@@ -83,8 +83,17 @@ pub enum ModelRequest {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ModelReply {
     Info(EmbedderInfo),
-    Counts { counts: Vec<u32> },
+    Counts {
+        counts: Vec<u32>,
+    },
     /// `data`: base64 of the little-endian f32 values, `dim` per input, L2-normalised.
-    Embeddings { dim: usize, data: String, tokens: Vec<u32>, truncated: u32 },
-    Error { message: String },
+    Embeddings {
+        dim: usize,
+        data: String,
+        tokens: Vec<u32>,
+        truncated: u32,
+    },
+    Error {
+        message: String,
+    },
 }
