@@ -116,7 +116,7 @@ async fn real_documents_answer_known_questions_and_stay_in_sync() {
     let text = std::fs::read_to_string(html).expect("read");
     let marker = "<p>Quirefoxtrot is the secret word of this test.</p>";
     std::fs::write(html, text.replace("</body>", &format!("{marker}</body>"))).expect("write");
-    let epub = docs.iter().find(|p| p.ends_with(".epub")).expect("epub");
+    let epub = docs.iter().find(|p| p.extension().is_some_and(|e| e == "epub")).expect("epub");
     std::fs::remove_file(epub).expect("rm");
     let third = ingest(&library, &[tmp.path().join("docs")]).await;
     assert_eq!((third.indexed, third.unchanged, third.removed), (1, 4, 1));

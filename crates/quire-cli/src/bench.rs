@@ -25,6 +25,17 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Embedding throughput alone: the chunks an ingest of the documents would embed, in ingest-sized batches.
+    Embed {
+        /// Files or folders (default: $QUIRE_BENCH_CACHE/corpus/pdf).
+        paths: Vec<PathBuf>,
+        /// Also write the embedding inputs, NUL-separated, for llama.cpp's own benchmark
+        /// (../shared/bench-peer/llama_embed), so both embed exactly the same texts.
+        #[arg(long)]
+        dump: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Hybrid search latency (query embedding included) at a given library size.
     Search {
         /// Chunks in the library; the benchmark PDFs' chunks are replicated with perturbed vectors to reach it.
@@ -264,6 +275,21 @@ struct IngestBench {
 }
 
 #[derive(Debug, Serialize)]
+struct EmbedBench {
+    documents: usize,
+    chunks: usize,
+    tokens: u64,
+    truncated_inputs: u64,
+    embed_s: f64,
+    chunks_per_s: f64,
+    tokens_per_s: f64,
+    peak_rss_mb: f64,
+    threads: usize,
+    batch_tokens: usize,
+    embedding_model: String,
+}
+
+#[derive(Debug, Serialize)]
 struct SearchBench {
     chunks: u64,
     queries: usize,
@@ -308,6 +334,25 @@ pub async fn run(command: &BenchCommand, options: OpenOptions) -> Result<()> {
                 println!("threads     {}  model {}", r.threads, r.embedding_model);
             }
         }
+        BenchCommand::Embed { paths, dump, json } => {
+            let paths = if paths.is_empty() { vec![default_corpus()?] } else { paths.clone() };
+            let report = bench_embed(options, &paths, dump.as_deref()).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let r = &report;
+                println!(
+                    "documents   {} ({} chunks, {} tokens, {} truncated)",
+                    r.documents, r.chunks, r.tokens, r.truncated_inputs
+                );
+                println!(
+                    "embed       {:.2} s  ({:.1} chunks/s, {:.0} tokens/s)",
+                    r.embed_s, r.chunks_per_s, r.tokens_per_s
+                );
+                println!("peak RSS    {:.0} MB (process tree)", r.peak_rss_mb);
+                println!("threads     {}  batch {} tokens  model {}", r.threads, r.batch_tokens, r.embedding_model);
+            }
+        }
         BenchCommand::Search { chunks, queries, seed, k, json } => {
             let seed = if seed.is_empty() { vec![default_corpus()?] } else { seed.clone() };
             let queries = match queries {
@@ -330,14 +375,88 @@ pub async fn run(command: &BenchCommand, options: OpenOptions) -> Result<()> {
     Ok(())
 }
 
-async fn bench_ingest(mut options: OpenOptions, paths: &[PathBuf]) -> Result<IngestBench> {
-    let data = DataDir::new(&options, false, "bench-ingest")?;
-    options.data_dir = data.path.clone();
-    let threads = if options.embed.threads == 0 {
+fn model_threads(options: &OpenOptions) -> usize {
+    if options.embed.threads == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     } else {
         options.embed.threads
-    };
+    }
+}
+
+/// The documents under `path` (recursively), in name order.
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            collect_files(&e, out)?;
+        }
+    } else if Format::from_path(path).is_some() {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+async fn bench_embed(mut options: OpenOptions, paths: &[PathBuf], dump: Option<&Path>) -> Result<EmbedBench> {
+    let data = DataDir::new(&options, false, "bench-embed")?;
+    options.data_dir = data.path.clone();
+    let threads = model_threads(&options);
+    let library = quire_app::open_library(&options).await?;
+    let mut files = Vec::new();
+    for p in paths {
+        collect_files(p, &mut files)?;
+    }
+    let mut inputs: Vec<String> = Vec::new();
+    let mut documents = 0;
+    for file in &files {
+        let Some(format) = Format::from_path(file) else { continue };
+        match library.extractor().extract(file, format).await {
+            Ok(doc) => {
+                inputs.extend(library.embedding_inputs(&doc).await?);
+                documents += 1;
+            }
+            Err(e) => eprintln!("skipped {}: {e}", file.display()),
+        }
+    }
+    if inputs.is_empty() {
+        bail!("the documents gave no chunks to embed");
+    }
+    if let Some(dump) = dump {
+        std::fs::write(dump, inputs.join("\0")).with_context(|| format!("cannot write {}", dump.display()))?;
+    }
+    library.embedder().embed(vec!["warm-up".into()]).await?;
+    let sampler = RssSampler::start();
+    let started = Instant::now();
+    let (mut tokens, mut truncated) = (0u64, 0u64);
+    for batch in inputs.chunks(library.config().embed_batch.max(1)) {
+        let embedded = library.embedder().embed(batch.to_vec()).await?;
+        tokens += embedded.tokens.iter().map(|&t| u64::from(t)).sum::<u64>();
+        truncated += u64::from(embedded.truncated);
+    }
+    let embed_s = started.elapsed().as_secs_f64();
+    let peak = sampler.finish();
+    Ok(EmbedBench {
+        documents,
+        chunks: inputs.len(),
+        tokens,
+        truncated_inputs: truncated,
+        embed_s,
+        chunks_per_s: inputs.len() as f64 / embed_s.max(1e-9),
+        tokens_per_s: tokens as f64 / embed_s.max(1e-9),
+        peak_rss_mb: peak as f64 / 1e6,
+        threads,
+        batch_tokens: options.embed.batch_tokens,
+        embedding_model: library.embedder().info().model_id.clone(),
+    })
+}
+
+async fn bench_ingest(mut options: OpenOptions, paths: &[PathBuf]) -> Result<IngestBench> {
+    let data = DataDir::new(&options, false, "bench-ingest")?;
+    options.data_dir = data.path.clone();
+    let threads = model_threads(&options);
     let library = quire_app::open_library(&options).await?;
     // Warm the model up (excluded, as the reference excludes its warm-up).
     library.embedder().embed(vec!["warm-up".into()]).await?;

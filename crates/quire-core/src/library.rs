@@ -239,6 +239,18 @@ impl Library {
         &self.embedder
     }
 
+    pub fn extractor(&self) -> &Arc<dyn Extractor> {
+        &self.extractor
+    }
+
+    /// The exact texts the embedding model receives for a document, one per chunk (context line, then the
+    /// chunk), as an ingest would plan them.
+    pub async fn embedding_inputs(&self, doc: &ExtractedDoc) -> Result<Vec<String>> {
+        let prepared = chunk::prepare(doc);
+        let planned = self.plan(&prepared, doc.title.as_deref()).await?;
+        Ok(planned.iter().map(PlannedChunk::embedding_input).collect())
+    }
+
     pub async fn stats(&self) -> Result<LibraryStats> {
         self.store.stats().await
     }
