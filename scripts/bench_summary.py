@@ -132,7 +132,8 @@ def evaluation(out):
     print("|---|---|---|---|---|---|")
     for m, r in modes:
         x = r["metrics"]
-        name = f"Quire {m}" + (f" ({r['fusion']})" if r.get("fusion") else "")
+        fusion = re.sub(r"[{}]", "", str(r.get("fusion") or "")).replace("  ", " ").strip().lower()
+        name = f"Quire {m}" + (f" ({fusion})" if fusion else "")
         print(f"| {name} | {x['hit_at_1']:.3f} | {x['hit_at_k']:.3f} | {x['recall_at_k']:.3f} | {x['mrr_at_k']:.3f} | "
               f"**{x['ndcg_at_k']:.3f}** |")
     if peer:
