@@ -37,6 +37,12 @@ pub const KEEP_VERSIONS_FOR: Duration = Duration::from_secs(5 * 60);
 /// How many versions [`LanceStore::open`] steps back, at most, from an unreadable newest version.
 const MAX_RECOVERY_STEPS: usize = 8;
 
+/// The columns a search reads back, with its score column named (LanceDB adds it either way, and warns on every
+/// query when it is not asked for).
+fn hit_columns_with(score: &'static str) -> Vec<&'static str> {
+    HIT_COLUMNS.iter().copied().chain([score]).collect()
+}
+
 const FTS_INDEX: &str = "terms_fts";
 const ANN_INDEX: &str = "vector_ann";
 
@@ -568,7 +574,7 @@ impl LanceStore {
             .column(col::VECTOR)
             .distance_type(DistanceType::Cosine)
             .limit(k)
-            .select(Select::columns(HIT_COLUMNS));
+            .select(Select::columns(&hit_columns_with(col::DISTANCE)));
         if let Some(p) = predicate {
             query = query.only_if(p);
         }
@@ -715,7 +721,8 @@ impl Store for LanceStore {
         let fts = FullTextSearchQuery::new(query_terms.to_string())
             .with_column(col::TERMS.to_string())
             .context("invalid full-text query")?;
-        let mut query = self.chunks.query().full_text_search(fts).limit(k).select(Select::columns(HIT_COLUMNS));
+        let mut query =
+            self.chunks.query().full_text_search(fts).limit(k).select(Select::columns(&hit_columns_with(col::SCORE)));
         if let Some(p) = predicate {
             query = query.only_if(p);
         }
