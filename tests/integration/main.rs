@@ -4,6 +4,7 @@
 
 mod support;
 
+mod answer;
 mod cli;
 mod embedding;
 mod eval;

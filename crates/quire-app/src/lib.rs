@@ -16,11 +16,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use quire_core::answer::{AnswerOptions, Answerer};
+use quire_core::conversation::ConversationStore;
 use quire_core::library::{Library, LibraryConfig};
-use quire_core::worker::WorkerSpec;
+use quire_core::worker::{Worker, WorkerSpec};
 use quire_core::{Embedder, Error, Result};
 use quire_extract::{ExtractorOptions, ProcessExtractor};
-use quire_llm::{EmbedOptions, LlamaEmbedder};
+use quire_llm::{ChatOptions, EmbedOptions, LlamaEmbedder, LlamaGenerator};
 use quire_store::LanceStore;
 
 /// The first argument that starts a worker: `<exe> __worker <name> <args…>`.
@@ -35,7 +37,7 @@ pub fn run_worker_if_requested() -> Option<ExitCode> {
     }
     let rest = args.get(3..).unwrap_or_default();
     Some(match args.get(2).map(String::as_str) {
-        Some("embedding") => quire_llm::worker_main(rest),
+        Some("model") => quire_llm::worker_main(rest),
         Some(quire_extract::WORKER_NAME) => quire_extract::worker_main(rest),
         other => {
             eprintln!("error: unknown worker {other:?}");
@@ -51,6 +53,9 @@ pub struct OpenOptions {
     /// The embedding model; None: the starter model from the model cache.
     pub embed_model: Option<PathBuf>,
     pub embed: EmbedOptions,
+    /// How the chat model loads; its `model` empty: the starter chat model from the model cache.
+    pub chat: ChatOptions,
+    pub answer: AnswerOptions,
     pub extract: ExtractorOptions,
     pub library: LibraryConfig,
     /// The program started for workers (this executable, which has the worker modes).
@@ -65,6 +70,8 @@ impl OpenOptions {
             data_dir: data_dir.unwrap_or_else(quire_core::paths::default_data_dir),
             embed_model: None,
             embed: EmbedOptions::default(),
+            chat: ChatOptions::new(PathBuf::new()),
+            answer: AnswerOptions::default(),
             extract: ExtractorOptions::default(),
             library: LibraryConfig::default(),
             worker_program,
@@ -78,17 +85,55 @@ impl OpenOptions {
             None => quire_models::find_starter(quire_models::Role::Embedding).map_err(|e| Error::Model(e.to_string())),
         }
     }
+
+    /// The chat model options, with the starter chat model when none is set.
+    pub fn chat_options(&self) -> Result<ChatOptions> {
+        let mut chat = self.chat.clone();
+        if chat.model.as_os_str().is_empty() {
+            chat.model =
+                quire_models::find_starter(quire_models::Role::Chat).map_err(|e| Error::Model(e.to_string()))?;
+        }
+        Ok(chat)
+    }
 }
 
-/// Opens (creating if needed) the library in `options.data_dir`.
-pub async fn open_library(options: &OpenOptions) -> Result<Library> {
+/// An open library with its model worker (embeddings and chat in one supervised process).
+pub struct Opened {
+    pub library: Arc<Library>,
+    pub models: Arc<Worker>,
+    pub options: OpenOptions,
+}
+
+impl Opened {
+    /// Answers over the library with the chat model of `options.chat` (loaded on the first question).
+    pub fn answerer(&self) -> Result<Answerer> {
+        let generator = LlamaGenerator::new(Arc::clone(&self.models), self.options.chat_options()?);
+        Ok(Answerer::new(Arc::clone(&self.library), Arc::new(generator), None, self.options.answer.clone()))
+    }
+
+    /// The conversations of this data folder.
+    pub fn conversations(&self) -> Result<ConversationStore> {
+        ConversationStore::open(&self.options.data_dir.join("conversations"))
+    }
+}
+
+/// Opens (creating if needed) the library in `options.data_dir`, with its model worker.
+pub async fn open(options: &OpenOptions) -> Result<Opened> {
     std::fs::create_dir_all(&options.data_dir).map_err(|e| Error::io(&options.data_dir, e))?;
     let model = options.embed_model_path()?;
-    let embedder = LlamaEmbedder::start(&options.worker_program, &model, &options.embed).await?;
+    let models = quire_llm::model_worker(&options.worker_program, Some(&model), &options.embed);
+    let embedder = LlamaEmbedder::connect(Arc::clone(&models)).await?;
     let info = embedder.info().clone();
     let store = LanceStore::open(&options.data_dir.join("library"), &info.model_id, info.dim).await?;
     let spec = WorkerSpec::with_program(options.worker_program.clone(), quire_extract::WORKER_NAME, Vec::new());
     let extractor = ProcessExtractor::new(spec, options.extract.clone());
     tracing::info!(data_dir = %options.data_dir.display(), model = %info.model_id, "library open");
-    Ok(Library::new(Arc::new(store), Arc::new(embedder), Arc::new(extractor), options.library.clone()))
+    let library = Library::new(Arc::new(store), Arc::new(embedder), Arc::new(extractor), options.library.clone());
+    Ok(Opened { library: Arc::new(library), models, options: options.clone() })
+}
+
+/// Opens (creating if needed) the library in `options.data_dir`.
+pub async fn open_library(options: &OpenOptions) -> Result<Library> {
+    let opened = open(options).await?;
+    Arc::try_unwrap(opened.library).map_err(|_| Error::Store("the library is shared".into()))
 }

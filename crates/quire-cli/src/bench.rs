@@ -36,6 +36,20 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Chat model speed: time to first token and tokens/s for a prompt of --prompt-tokens and --gen-tokens
+    /// generated (as llama-bench's pp/tg), and the saving of the cached prefix on a follow-up question.
+    Ask {
+        #[command(flatten)]
+        chat: crate::ask::ChatArgs,
+        #[arg(long, default_value_t = 512)]
+        prompt_tokens: u32,
+        #[arg(long, default_value_t = 128)]
+        gen_tokens: u32,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Hybrid search latency (query embedding included) at a given library size.
     Search {
         /// Chunks in the library; the benchmark PDFs' chunks are replicated with perturbed vectors to reach it.
@@ -310,8 +324,27 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-pub async fn run(command: &BenchCommand, options: OpenOptions) -> Result<()> {
+pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usize) -> Result<()> {
     match command {
+        BenchCommand::Ask { chat, prompt_tokens, gen_tokens, runs, json } => {
+            chat.apply(&mut options, threads);
+            let r = crate::bench_ask::bench_ask(options, *prompt_tokens, *gen_tokens, *runs).await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!("model        {} (n_ctx {}, {} threads)", r.model, r.n_ctx, r.threads);
+                println!("prompt       {} tokens: {:.0} tokens/s", r.prompt_tokens, r.prompt_tokens_per_s);
+                println!("first token  {:.1} ms", r.first_token_ms);
+                println!("generation   {:.1} tokens/s ({:?} tokens)", r.generation_tokens_per_s, r.generated_tokens);
+                println!(
+                    "follow-up    first token {:.1} ms with {} tokens cached, {:.1} ms cold ({:.2}x)",
+                    r.followup_first_token_ms_cached,
+                    r.followup_cached_tokens,
+                    r.followup_first_token_ms_cold,
+                    r.followup_first_token_ms_cold / r.followup_first_token_ms_cached.max(1e-9)
+                );
+            }
+        }
         BenchCommand::Ingest { paths, json } => {
             let paths = if paths.is_empty() { vec![default_corpus()?] } else { paths.clone() };
             let report = bench_ingest(options, &paths).await?;

@@ -1,7 +1,9 @@
-//! `quire`: Quire's library from the command line — ingest, search, eval, status, remove — over the same core
-//! and the same data folder as the desktop app.
+//! `quire`: Quire's library from the command line — ingest, search, ask, conversations, collections, eval,
+//! status, remove, bench — over the same core and the same data folder as the desktop app.
 
+mod ask;
 mod bench;
+mod bench_ask;
 mod output;
 
 use std::path::PathBuf;
@@ -83,10 +85,40 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Retrieval quality on a BEIR-format set (corpus.jsonl, queries.jsonl, qrels/test.tsv).
-    Eval {
+    /// Ask a question: the answer streams from the local chat model, grounded in the library, with numbered
+    /// citations. Each question joins a conversation (a new one unless --conversation is given).
+    Ask {
+        question: String,
+        /// Continue this conversation (see `quire conversations list`).
         #[arg(long)]
-        beir: PathBuf,
+        conversation: Option<String>,
+        #[command(flatten)]
+        scope: ask::ScopeArgs,
+        #[command(flatten)]
+        chat: ask::ChatArgs,
+        /// One JSON event per line: rewritten query, sources, tokens, then done (or error).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, show, rename, delete and export conversations.
+    #[command(subcommand)]
+    Conversations(ask::ConversationsCommand),
+    /// Named groups of files and folders to ask within (`quire ask --collection NAME`).
+    #[command(subcommand)]
+    Collections(CollectionsCommand),
+    /// Retrieval quality on a BEIR-format set (corpus.jsonl, queries.jsonl, qrels/test.tsv), or answer quality
+    /// (ROUGE-L) on a JSONL of {"question", "reference"} with --answers.
+    Eval {
+        #[arg(long, required_unless_present = "answers", conflicts_with = "answers")]
+        beir: Option<PathBuf>,
+        /// JSONL of questions and reference answers, answered over the library in --data-dir.
+        #[arg(long)]
+        answers: Option<PathBuf>,
+        /// Only the first N questions of --answers.
+        #[arg(long)]
+        limit: Option<usize>,
+        #[command(flatten)]
+        chat: ask::ChatArgs,
         #[arg(short, default_value_t = 10)]
         k: usize,
         #[arg(long, value_enum, default_value = "hybrid")]
@@ -111,6 +143,21 @@ enum Command {
     /// Benchmarks (figures for BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum CollectionsCommand {
+    List,
+    /// Add files or folders to a collection (created if new).
+    Add {
+        name: String,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Delete a collection (its documents stay in the library).
+    Remove {
+        name: String,
+    },
 }
 
 fn parse_fusion(spec: &str) -> Result<Fusion> {
@@ -207,11 +254,57 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             output::print_hits(&hits, *json)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Eval { beir, k, mode, fusion, json } => {
+        Command::Ask { question, conversation, scope, chat, json } => {
+            let mut options = open_options(&cli)?;
+            chat.apply(&mut options, cli.threads);
+            let opened = quire_app::open(&options).await?;
+            ask::ask(&opened, question, conversation.as_deref(), scope, *json).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Conversations(command) => {
+            let options = open_options(&cli)?;
+            let store = quire_core::conversation::ConversationStore::open(&options.data_dir.join("conversations"))?;
+            ask::conversations(&store, command)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Collections(command) => {
+            let options = open_options(&cli)?;
+            std::fs::create_dir_all(&options.data_dir)?;
+            let mut c = quire_core::collections::Collections::load(&options.data_dir)?;
+            match command {
+                CollectionsCommand::List => {
+                    if c.collections.is_empty() {
+                        println!("No collections yet: create one with `quire collections add NAME PATH…`.");
+                    }
+                    for (name, paths) in &c.collections {
+                        println!("{name}: {}", paths.join(", "));
+                    }
+                }
+                CollectionsCommand::Add { name, paths } => {
+                    c.add(name, paths)?;
+                    c.save()?;
+                }
+                CollectionsCommand::Remove { name } => {
+                    if !c.remove(name) {
+                        bail!("there is no collection {name:?}");
+                    }
+                    c.save()?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval { beir, answers, limit, chat, k, mode, fusion, json } => {
             let mut options = open_options(&cli)?;
             if let Some(spec) = fusion {
                 options.library.fusion = parse_fusion(spec)?;
             }
+            if let Some(file) = answers {
+                chat.apply(&mut options, cli.threads);
+                let opened = quire_app::open(&options).await?;
+                ask::eval_answers(&opened, file, *limit, *json).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let Some(beir) = beir else { bail!("give --beir DIR or --answers FILE") };
             let report = bench::eval_beir(options, cli.data_dir.is_some(), beir, *k, (*mode).into()).await?;
             output::print_eval(&report, *json)?;
             Ok(ExitCode::SUCCESS)
@@ -235,7 +328,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(command) => {
-            bench::run(command, open_options(&cli)?).await?;
+            bench::run(command, open_options(&cli)?, cli.threads).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,7 +1,9 @@
-//! Retrieval quality on BEIR-format sets: Hit@k, Recall@k, MRR@k and nDCG@k.
+//! Retrieval quality on BEIR-format sets: Hit@k, Recall@k, MRR@k and nDCG@k; answer quality against
+//! reference answers: ROUGE-L.
 //!
 //! A set is a folder with `corpus.jsonl` (`_id`, `title`, `text`), `queries.jsonl` (`_id`, `text`) and
-//! `qrels/test.tsv` (query id, corpus id, relevance; with a header line).
+//! `qrels/test.tsv` (query id, corpus id, relevance; with a header line). Answer cases are a JSONL file of
+//! [`AnswerCase`]s.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -126,9 +128,160 @@ pub fn evaluate(runs: &[(String, Vec<String>)], qrels: &HashMap<String, HashMap<
     }
 }
 
+/// One question with the answer a person wrote for it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct AnswerCase {
+    pub question: String,
+    pub reference: String,
+    /// Limits the search to a part of the library (a folder or file path), when set.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// Reads answer cases from a JSONL file (one case per line; blank lines are skipped).
+pub fn load_answer_cases(path: &Path) -> Result<Vec<AnswerCase>> {
+    read_jsonl(path)
+}
+
+/// ROUGE-L of a candidate against a reference, each in 0..=1.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct RougeL {
+    /// The longest common subsequence over the candidate's words.
+    pub precision: f64,
+    /// The longest common subsequence over the reference's words.
+    pub recall: f64,
+    /// The harmonic mean of the two (F1, β = 1).
+    pub f1: f64,
+}
+
+/// ROUGE-L from the longest common subsequence of the two texts' [`words`]; all zeros when either has none.
+pub fn rouge_l(candidate: &str, reference: &str) -> RougeL {
+    let cand = words(candidate);
+    let refr = words(reference);
+    if cand.is_empty() || refr.is_empty() {
+        return RougeL::default();
+    }
+    let lcs = lcs_len(&cand, &refr) as f64;
+    let precision = lcs / cand.len() as f64;
+    let recall = lcs / refr.len() as f64;
+    let f1 = if lcs == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    RougeL { precision, recall, f1 }
+}
+
+/// Length of the longest common subsequence of `a` and `b`, in O(|a|·|b|) time and O(|b|) memory.
+fn lcs_len<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    let mut prev = vec![0usize; b.len() + 1];
+    let mut cur = vec![0usize; b.len() + 1];
+    for x in a {
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = if x == y { prev[j] + 1 } else { prev[j + 1].max(cur[j]) };
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The lowercased words of `text`: runs of letters and digits, each CJK character (Han, kana, Hangul) on
+/// its own. Punctuation and whitespace separate words.
+pub fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars() {
+        if is_cjk(c) {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            out.push(c.to_string());
+        } else if c.is_alphanumeric() {
+            cur.extend(c.to_lowercase());
+        } else if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xAC00..=0xD7AF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    #[test]
+    fn rouge_l_of_identical_and_disjoint_texts() {
+        let r = rouge_l("The cat sat.", "the CAT sat");
+        assert_eq!((r.precision, r.recall, r.f1), (1.0, 1.0, 1.0));
+        let r = rouge_l("dogs bark", "the cat sat");
+        assert_eq!((r.precision, r.recall, r.f1), (0.0, 0.0, 0.0));
+    }
+
+    #[test]
+    fn rouge_l_counts_the_longest_common_subsequence() {
+        // LCS of "police killed the gunman" and "police kill the gunman" is "police the gunman" (3).
+        let r = rouge_l("police kill the gunman", "police killed the gunman");
+        assert!(close(r.precision, 0.75) && close(r.recall, 0.75) && close(r.f1, 0.75));
+        // Order matters: "the gunman kill police" shares only a 2-word subsequence.
+        let r = rouge_l("the gunman kill police", "police killed the gunman");
+        assert!(close(r.f1, 0.5), "{r:?}");
+        // Candidate 2 words, reference 4, LCS 2: P = 1, R = 0.5, F = 2/3.
+        let r = rouge_l("cat mat", "the cat on mat");
+        assert!(close(r.precision, 1.0) && close(r.recall, 0.5) && close(r.f1, 2.0 / 3.0), "{r:?}");
+    }
+
+    #[test]
+    fn rouge_l_of_empty_texts_is_zero() {
+        assert_eq!(rouge_l("", "something"), RougeL::default());
+        assert_eq!(rouge_l("something", "  ... "), RougeL::default());
+        assert_eq!(rouge_l("", ""), RougeL::default());
+    }
+
+    #[test]
+    fn words_split_on_punctuation_and_cjk() {
+        assert_eq!(words("Hello, World! It's 3.5 GHz"), ["hello", "world", "it", "s", "3", "5", "ghz"]);
+        assert_eq!(words("Größe ÜBER"), ["größe", "über"]);
+        assert_eq!(words("東京は大きい city"), ["東", "京", "は", "大", "き", "い", "city"]);
+        let r = rouge_l("東京は大きい", "東京は小さい");
+        assert!(close(r.f1, 4.0 / 6.0), "{r:?}");
+    }
+
+    #[test]
+    fn lcs_of_edge_cases() {
+        assert_eq!(lcs_len::<u8>(&[], &[1, 2]), 0);
+        assert_eq!(lcs_len(&[1, 2, 3], &[1, 2, 3]), 3);
+        assert_eq!(lcs_len(&[1, 3, 5, 7], &[0, 1, 2, 3, 4, 5]), 3);
+        assert_eq!(lcs_len(&[2, 1], &[1, 2]), 1);
+    }
+
+    #[test]
+    fn loads_answer_cases() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cases.jsonl");
+        let text = "{\"question\": \"Q1?\", \"reference\": \"A1\"}\n\n  \n\
+                    {\"question\": \"Q2?\", \"reference\": \"A2\", \"scope\": \"notes/\"}\n";
+        std::fs::write(&path, text).expect("write");
+        let cases = load_answer_cases(&path).expect("cases load");
+        assert_eq!(cases.len(), 2);
+        assert_eq!(cases[0], AnswerCase { question: "Q1?".into(), reference: "A1".into(), scope: None });
+        assert_eq!(cases[1].scope.as_deref(), Some("notes/"));
+
+        std::fs::write(&path, "{\"question\": \"Q\", \"reference\": \"A\"}\n\n{\"question\": \"no reference\"}\n")
+            .expect("write");
+        let err = load_answer_cases(&path).expect_err("a bad line fails");
+        assert!(matches!(err, Error::InvalidInput(_)));
+        assert!(err.to_string().contains("line 3"), "{err}");
+
+        let missing = load_answer_cases(&dir.path().join("missing.jsonl")).expect_err("a missing file fails");
+        assert_eq!(missing.kind(), "io");
+    }
 
     fn rels(pairs: &[(&str, u32)]) -> HashMap<String, u32> {
         pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()

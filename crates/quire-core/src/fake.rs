@@ -195,3 +195,83 @@ impl Extractor for TextExtractor {
         Ok(ExtractedDoc { format, title: None, pages: None, blocks })
     }
 }
+
+/// A chat model that answers with a scripted text, streamed word by word, and records every request. One
+/// token per whitespace-separated word; the template adds 4 tokens per message.
+pub struct ScriptedGenerator {
+    pub n_ctx: u32,
+    answers: Mutex<Vec<String>>,
+    pub requests: Mutex<Vec<crate::generate::GenerateRequest>>,
+}
+
+impl ScriptedGenerator {
+    /// Answers with `answers` in turn (the last one again once they run out).
+    pub fn new(n_ctx: u32, answers: &[&str]) -> ScriptedGenerator {
+        ScriptedGenerator {
+            n_ctx,
+            answers: Mutex::new(answers.iter().rev().map(|s| s.to_string()).collect()),
+            requests: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn words(text: &str) -> u32 {
+        text.split_whitespace().count() as u32
+    }
+
+    /// The requests seen so far.
+    pub fn seen(&self) -> Vec<crate::generate::GenerateRequest> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl crate::generate::Generator for ScriptedGenerator {
+    async fn info(&self) -> Result<crate::generate::GeneratorInfo> {
+        Ok(crate::generate::GeneratorInfo { model_id: "scripted".into(), n_ctx: self.n_ctx })
+    }
+
+    async fn count_tokens(&self, texts: Vec<String>) -> Result<Vec<u32>> {
+        Ok(texts.iter().map(|t| Self::words(t)).collect())
+    }
+
+    async fn prompt_tokens(&self, messages: Vec<crate::generate::ChatMessage>) -> Result<u32> {
+        Ok(messages.iter().map(|m| Self::words(&m.content) + 4).sum::<u32>() + 1)
+    }
+
+    async fn generate(
+        &self,
+        request: crate::generate::GenerateRequest,
+        cancel: &std::sync::atomic::AtomicBool,
+        on_event: &mut (dyn FnMut(crate::generate::GenEvent) + Send),
+    ) -> Result<crate::generate::Generation> {
+        use crate::generate::{GenEvent, Generation, StopReason, Timings, Usage};
+        let prompt_tokens = self.prompt_tokens(request.messages.clone()).await?;
+        if prompt_tokens + request.sampling.max_tokens > self.n_ctx {
+            return Err(Error::Model(format!("prompt of {prompt_tokens} tokens overflows n_ctx {}", self.n_ctx)));
+        }
+        if let Ok(mut r) = self.requests.lock() {
+            r.push(request.clone());
+        }
+        let answer = {
+            let mut a = self.answers.lock().map_err(|_| Error::Model("poisoned".into()))?;
+            if a.len() > 1 { a.pop().unwrap_or_default() } else { a.last().cloned().unwrap_or_default() }
+        };
+        on_event(GenEvent::Prompt { tokens: prompt_tokens, cached: 0 });
+        let mut text = String::new();
+        let mut stop = StopReason::End;
+        for (i, word) in answer.split_inclusive(' ').enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                stop = StopReason::Cancelled;
+                break;
+            }
+            if i as u32 >= request.sampling.max_tokens {
+                stop = StopReason::MaxTokens;
+                break;
+            }
+            text.push_str(word);
+            on_event(GenEvent::Token { text: word.to_string() });
+        }
+        let usage = Usage { prompt_tokens, cached_tokens: 0, completion_tokens: Self::words(&text) };
+        Ok(Generation { text, stop, usage, timings: Timings::default() })
+    }
+}

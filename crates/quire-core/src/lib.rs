@@ -6,18 +6,29 @@
 //! [`Library`](library::Library).
 
 pub mod analyze;
+pub mod answer;
 pub mod chunk;
+pub mod citations;
 pub mod clean;
+pub mod collections;
+pub mod conversation;
 pub mod error;
 pub mod eval;
 pub mod fake;
 pub mod fusion;
+pub mod generate;
 pub mod library;
 pub mod paths;
+pub mod repetition;
+pub mod select;
 pub mod traits;
 pub mod types;
 pub mod worker;
 
 pub use error::{Error, ExtractError, Result};
+pub use generate::{
+    ChatMessage, GenEvent, GenerateRequest, Generation, Generator, GeneratorInfo, Role, SamplingParams, StopReason,
+    Timings, Usage,
+};
 pub use traits::{ChunkRow, Embedder, EmbedderInfo, Embeddings, Extractor, SearchFilter, Store};
 pub use types::*;

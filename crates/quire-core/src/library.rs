@@ -674,6 +674,12 @@ impl Library {
 
     /// Searches the library: vector, full text, or both fused. Returns at most `k` chunks, best first.
     pub async fn search(&self, query: &str, k: usize, mode: SearchMode, filter: &SearchFilter) -> Result<Vec<Hit>> {
+        Ok(self.retrieve(query, k, mode, filter).await?.hits)
+    }
+
+    /// Like [`Library::search`], and also reports the best cosine similarity the vector search found (how
+    /// close the library comes to the query at all, whatever the fusion made of it).
+    pub async fn retrieve(&self, query: &str, k: usize, mode: SearchMode, filter: &SearchFilter) -> Result<Retrieval> {
         let query = query.trim();
         if query.is_empty() {
             return Err(Error::InvalidInput("the search is empty".into()));
@@ -699,14 +705,24 @@ impl Library {
         };
         let (vector, fulltext) = tokio::join!(vector, fulltext);
         let (vector, fulltext) = (vector?, fulltext?);
+        let best_similarity = vector.iter().map(|h| h.score).reduce(f32::max);
         let mut hits = match mode {
             SearchMode::Vector => vector,
             SearchMode::Fulltext => fulltext,
             SearchMode::Hybrid => fuse(&vector, &fulltext, self.config.fusion),
         };
         hits.truncate(k);
-        Ok(hits)
+        Ok(Retrieval { hits, best_similarity })
     }
+}
+
+/// What a search found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrieval {
+    /// Best first.
+    pub hits: Vec<Hit>,
+    /// The highest cosine similarity of the vector search (None when it did not run or found nothing).
+    pub best_similarity: Option<f32>,
 }
 
 /// Hashes and extracts one file, unless it is unchanged or too large.

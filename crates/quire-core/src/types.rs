@@ -216,3 +216,52 @@ pub struct LibraryStats {
     pub disk_bytes: u64,
     pub embedding_model: Option<String>,
 }
+
+/// One source given to the model for an answer: one chunk, or neighbouring chunks of a document merged.
+/// Its number is how the answer cites it ("[1]").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// 1-based number, as cited.
+    pub n: u32,
+    pub doc_id: String,
+    pub path: String,
+    pub title: Option<String>,
+    pub page_start: Option<u32>,
+    pub page_end: Option<u32>,
+    pub heading_path: Vec<String>,
+    /// Indexes of the chunks the source covers, in order.
+    pub chunk_indexes: Vec<u32>,
+    /// The text given to the model.
+    pub text: String,
+    /// The retrieval score of its best chunk (fused, or the reranker's when one ran).
+    pub score: f32,
+}
+
+/// A citation in an answer: a source number the answer used, and where it points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Citation {
+    pub n: u32,
+    pub doc_id: String,
+    pub path: String,
+    pub title: Option<String>,
+    pub page_start: Option<u32>,
+    pub page_end: Option<u32>,
+    pub heading_path: Vec<String>,
+    /// The exact text of the source the number refers to.
+    pub snippet: String,
+}
+
+impl Citation {
+    pub fn of(source: &Source) -> Citation {
+        Citation {
+            n: source.n,
+            doc_id: source.doc_id.clone(),
+            path: source.path.clone(),
+            title: source.title.clone(),
+            page_start: source.page_start,
+            page_end: source.page_end,
+            heading_path: source.heading_path.clone(),
+            snippet: source.text.clone(),
+        }
+    }
+}

@@ -4,7 +4,8 @@
 //! binary started again in a worker mode, serving requests read from stdin and writing answers to stdout. The
 //! parent holds a [`Worker`], which starts the child on first use, gives every call a timeout, turns a dead
 //! child into a readable error (with the signal and the last lines it wrote to stderr) and starts a fresh child
-//! for the next call. The child side is [`serve`].
+//! for the next call. Several calls can be in flight on one child. The child side is [`serve`] (one request
+//! at a time) or [`serve_lanes`] (a thread per lane, e.g. one per llama.cpp context).
 //!
 //! Wire format, one JSON object per line:
 //! - parent → child: `{"id":1,"req":…}` and `{"id":1,"cancel":true}`;
@@ -13,7 +14,7 @@
 //!
 //! Lines on the child's stdout without the marker (a library printing to stdout) are logged, never parsed.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -24,8 +25,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 
@@ -62,19 +64,82 @@ impl WorkerSpec {
 
 /// A handle on a worker process, started lazily and restarted after it dies.
 ///
-/// Calls are served one at a time, in the order they arrive.
+/// Several calls may be in flight at once: each line carries its request id, and a reader task hands every
+/// answer to the call that waits for it. The worker decides what runs in parallel (see [`serve_lanes`]).
 pub struct Worker {
     spec: WorkerSpec,
-    running: tokio::sync::Mutex<Option<Running>>,
+    running: tokio::sync::Mutex<Option<Arc<Running>>>,
     next_id: AtomicU64,
     starts: AtomicU64,
 }
 
+/// One live child process.
 struct Running {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: Lines<BufReader<ChildStdout>>,
+    pid: Option<u32>,
+    child: tokio::sync::Mutex<Child>,
+    stdin: tokio::sync::Mutex<ChildStdin>,
+    /// The calls waiting for lines, by request id. Closed (None) once the child's stdout has ended.
+    pending: StdMutex<Option<HashMap<u64, mpsc::UnboundedSender<String>>>>,
     stderr_tail: Arc<StdMutex<VecDeque<String>>>,
+    /// How the child died, worked out once by the first call that notices.
+    death: tokio::sync::OnceCell<String>,
+}
+
+impl Running {
+    /// Registers a call; None when the child's output has already ended.
+    fn register(&self, id: u64) -> Option<mpsc::UnboundedReceiver<String>> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut pending = self.pending.lock().ok()?;
+        pending.as_mut()?.insert(id, tx);
+        Some(rx)
+    }
+
+    fn unregister(&self, id: u64) {
+        if let Ok(mut pending) = self.pending.lock()
+            && let Some(p) = pending.as_mut()
+        {
+            p.remove(&id);
+        }
+    }
+
+    fn is_dead(&self) -> bool {
+        self.pending.lock().map(|p| p.is_none()).unwrap_or(true)
+    }
+
+    async fn send(&self, line: &str) -> bool {
+        let mut stdin = self.stdin.lock().await;
+        stdin.write_all(line.as_bytes()).await.is_ok() && stdin.flush().await.is_ok()
+    }
+
+    async fn kill(&self) {
+        let mut child = self.child.lock().await;
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+
+    /// Waits for the dead child and describes how it died.
+    async fn death(&self) -> String {
+        self.death
+            .get_or_init(|| async {
+                let status = {
+                    let mut child = self.child.lock().await;
+                    match tokio::time::timeout(Duration::from_secs(5), child.wait()).await {
+                        Ok(Ok(status)) => Some(status),
+                        _ => {
+                            let _ = child.start_kill();
+                            child.wait().await.ok()
+                        }
+                    }
+                };
+                // Give the stderr reader a moment to drain the last lines.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let tail: Vec<String> =
+                    self.stderr_tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+                describe_death(status, &tail)
+            })
+            .await
+            .clone()
+    }
 }
 
 #[derive(Serialize)]
@@ -91,13 +156,17 @@ struct CancelLine {
 
 #[derive(Deserialize)]
 struct ReplyLine<'a> {
-    id: u64,
     #[serde(borrow, default)]
     event: Option<&'a RawValue>,
     #[serde(borrow, default)]
     done: Option<&'a RawValue>,
     #[serde(default)]
     error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ReplyId {
+    id: u64,
 }
 
 impl Worker {
@@ -116,25 +185,48 @@ impl Worker {
 
     /// The process id of the running child, if one is running.
     pub async fn pid(&self) -> Option<u32> {
-        self.running.lock().await.as_ref().and_then(|r| r.child.id())
+        self.running.lock().await.as_ref().filter(|r| !r.is_dead()).and_then(|r| r.pid)
     }
 
     /// Starts the process now if it is not running (otherwise the first call starts it).
     pub async fn start(&self) -> Result<()> {
-        let mut guard = self.running.lock().await;
-        if guard.is_none() {
-            *guard = Some(self.spawn()?);
-        }
-        Ok(())
+        self.live().await.map(|_| ())
     }
 
     /// Stops the process; the next call starts a new one.
     pub async fn stop(&self) {
-        let mut guard = self.running.lock().await;
-        if let Some(mut running) = guard.take() {
-            let _ = running.child.start_kill();
-            let _ = running.child.wait().await;
+        let running = self.running.lock().await.take();
+        if let Some(running) = running {
+            running.kill().await;
         }
+    }
+
+    /// The running process, started if there is none or the last one died.
+    async fn live(&self) -> Result<Arc<Running>> {
+        let mut guard = self.running.lock().await;
+        if let Some(r) = guard.as_ref()
+            && !r.is_dead()
+        {
+            return Ok(Arc::clone(r));
+        }
+        let r = self.spawn()?;
+        *guard = Some(Arc::clone(&r));
+        Ok(r)
+    }
+
+    /// Forgets `running` if it is still the current process, so that the next call starts a new one.
+    async fn forget(&self, running: &Arc<Running>) {
+        let mut guard = self.running.lock().await;
+        if guard.as_ref().is_some_and(|r| Arc::ptr_eq(r, running)) {
+            *guard = None;
+        }
+    }
+
+    async fn died(&self, running: &Arc<Running>) -> Error {
+        let detail = running.death().await;
+        self.forget(running).await;
+        tracing::warn!(worker = %self.spec.name, "worker died: {detail}");
+        self.crashed(detail)
     }
 
     /// Sends a request and waits for its answer. `timeout` bounds the wait for the answer; on expiry the
@@ -148,8 +240,9 @@ impl Worker {
     }
 
     /// Sends a request, hands every event the worker streams back to `on_event`, and returns the answer.
-    /// `idle_timeout` bounds the wait for each line. When `cancel` is set, the worker is asked to stop the
-    /// request; it still answers (with whatever its protocol says a cancelled request returns).
+    /// `idle_timeout` bounds the wait for each line; on expiry the process is killed (and calls in flight on
+    /// it fail). When `cancel` is set, the worker is asked to stop the request; it still answers (with
+    /// whatever its protocol says a cancelled request returns).
     pub async fn call_streaming<Req, Ev, Resp>(
         &self,
         req: &Req,
@@ -162,28 +255,24 @@ impl Worker {
         Ev: DeserializeOwned,
         Resp: DeserializeOwned,
     {
-        let mut guard = self.running.lock().await;
-        if guard.is_none() {
-            *guard = Some(self.spawn()?);
-        }
-        let Some(running) = guard.as_mut() else {
-            return Err(self.crashed("the process could not be started".into()));
-        };
+        let running = self.live().await?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut line = serde_json::to_string(&RequestLine { id, req })
             .map_err(|e| Error::InvalidInput(format!("request for the {} worker: {e}", self.spec.name)))?;
         line.push('\n');
-        if running.stdin.write_all(line.as_bytes()).await.is_err() || running.stdin.flush().await.is_err() {
-            let err = self.collect_death(guard.take()).await;
-            return Err(err);
+        let Some(mut rx) = running.register(id) else {
+            return Err(self.died(&running).await);
+        };
+        if !running.send(&line).await {
+            running.unregister(id);
+            return Err(self.died(&running).await);
         }
 
         let mut cancel_sent = false;
         let poll = Duration::from_millis(20);
         let mut waited = Duration::ZERO;
         loop {
-            let next = tokio::time::timeout(poll, running.stdout.next_line()).await;
-            let text = match next {
+            let text = match tokio::time::timeout(poll, rx.recv()).await {
                 Err(_) => {
                     if let Some(flag) = cancel
                         && flag.load(Ordering::Relaxed)
@@ -192,16 +281,13 @@ impl Worker {
                         cancel_sent = true;
                         let mut c = serde_json::to_string(&CancelLine { id, cancel: true }).unwrap_or_default();
                         c.push('\n');
-                        let _ = running.stdin.write_all(c.as_bytes()).await;
-                        let _ = running.stdin.flush().await;
+                        let _ = running.send(&c).await;
                     }
                     waited += poll;
                     if waited >= idle_timeout {
-                        let mut dead = guard.take();
-                        if let Some(r) = dead.as_mut() {
-                            let _ = r.child.start_kill();
-                            let _ = r.child.wait().await;
-                        }
+                        running.unregister(id);
+                        running.kill().await;
+                        self.forget(&running).await;
                         tracing::warn!(worker = %self.spec.name, secs = idle_timeout.as_secs(), "worker timed out; killed");
                         return Err(Error::WorkerTimeout {
                             name: self.spec.name.clone(),
@@ -210,30 +296,26 @@ impl Worker {
                     }
                     continue;
                 }
-                Ok(Ok(Some(text))) => text,
-                Ok(Ok(None)) | Ok(Err(_)) => {
-                    let err = self.collect_death(guard.take()).await;
-                    return Err(err);
-                }
+                Ok(Some(text)) => text,
+                Ok(None) => return Err(self.died(&running).await),
             };
             waited = Duration::ZERO;
-            let Some(pos) = text.find(MARKER) else {
-                tracing::debug!(worker = %self.spec.name, "stdout: {text}");
-                continue;
+            let reply: ReplyLine<'_> = match serde_json::from_str(&text) {
+                Ok(r) => r,
+                Err(e) => {
+                    running.unregister(id);
+                    return Err(Error::Model(format!("the {} worker sent an unreadable line: {e}", self.spec.name)));
+                }
             };
-            let payload = &text[pos + MARKER.len()..];
-            let reply: ReplyLine<'_> = serde_json::from_str(payload)
-                .map_err(|e| Error::Model(format!("the {} worker sent an unreadable line: {e}", self.spec.name)))?;
-            if reply.id != id {
-                continue;
-            }
             if let Some(message) = reply.error {
+                running.unregister(id);
                 return Err(Error::InvalidInput(format!(
                     "the {} worker refused the request: {message}",
                     self.spec.name
                 )));
             }
             if let Some(done) = reply.done {
+                running.unregister(id);
                 return serde_json::from_str(done.get()).map_err(|e| {
                     Error::Model(format!("the {} worker sent an unreadable answer: {e}", self.spec.name))
                 });
@@ -247,7 +329,7 @@ impl Worker {
         }
     }
 
-    fn spawn(&self) -> Result<Running> {
+    fn spawn(&self) -> Result<Arc<Running>> {
         let mut cmd = Command::new(&self.spec.program);
         cmd.args(&self.spec.args)
             .envs(self.spec.envs.iter().map(|(k, v)| (k, v)))
@@ -279,33 +361,52 @@ impl Worker {
                 }
             }
         });
-        tracing::debug!(worker = %self.spec.name, pid = child.id(), "worker started");
-        Ok(Running { child, stdin, stdout: BufReader::new(stdout).lines(), stderr_tail })
+        let pid = child.id();
+        let running = Arc::new(Running {
+            pid,
+            child: tokio::sync::Mutex::new(child),
+            stdin: tokio::sync::Mutex::new(stdin),
+            pending: StdMutex::new(Some(HashMap::new())),
+            stderr_tail,
+            death: tokio::sync::OnceCell::new(),
+        });
+        start_reader(self.spec.name.clone(), stdout, Arc::downgrade(&running));
+        tracing::debug!(worker = %self.spec.name, pid, "worker started");
+        Ok(running)
     }
 
     fn crashed(&self, detail: String) -> Error {
         Error::WorkerCrashed { name: self.spec.name.clone(), detail }
     }
+}
 
-    /// Waits for a dead child and describes how it died.
-    async fn collect_death(&self, running: Option<Running>) -> Error {
-        let Some(mut running) = running else {
-            return self.crashed("it was not running".into());
-        };
-        let status = match tokio::time::timeout(Duration::from_secs(5), running.child.wait()).await {
-            Ok(Ok(status)) => Some(status),
-            _ => {
-                let _ = running.child.start_kill();
-                running.child.wait().await.ok()
+/// Reads the child's stdout and hands each protocol line to the call it answers. When the output ends (the
+/// child died or closed it), every waiting call is woken by its channel closing.
+fn start_reader(name: String, stdout: ChildStdout, running: std::sync::Weak<Running>) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(text)) = lines.next_line().await {
+            let Some(pos) = text.find(MARKER) else {
+                tracing::debug!(worker = %name, "stdout: {text}");
+                continue;
+            };
+            let payload = &text[pos + MARKER.len()..];
+            let Ok(ReplyId { id }) = serde_json::from_str::<ReplyId>(payload) else {
+                tracing::warn!(worker = %name, "unreadable line: {payload}");
+                continue;
+            };
+            let Some(r) = running.upgrade() else { return };
+            let tx = r.pending.lock().ok().and_then(|p| p.as_ref().and_then(|p| p.get(&id).cloned()));
+            if let Some(tx) = tx {
+                let _ = tx.send(payload.to_string());
             }
-        };
-        // Give the stderr reader a moment to drain the last lines.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let tail: Vec<String> = running.stderr_tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
-        let detail = describe_death(status, &tail);
-        tracing::warn!(worker = %self.spec.name, "worker died: {detail}");
-        self.crashed(detail)
-    }
+        }
+        if let Some(r) = running.upgrade()
+            && let Ok(mut pending) = r.pending.lock()
+        {
+            *pending = None;
+        }
+    });
 }
 
 /// A readable account of a worker's death from its exit status and its last stderr lines.
@@ -404,54 +505,122 @@ struct IncomingLine {
     cancel: bool,
 }
 
-/// Serves requests read from stdin until stdin closes (the parent exited), one at a time, answering each
-/// with what `handle` returns. Cancel lines for the request being served set its cancel flag.
-pub fn serve<Req, Resp>(mut handle: impl FnMut(Req, &Responder) -> Resp) -> std::io::Result<()>
+/// A request on its way to a lane, with its cancel flag.
+struct Job<Req> {
+    id: u64,
+    req: Req,
+    cancelled: Arc<AtomicBool>,
+}
+
+/// The cancel flags of the requests not yet answered, by id.
+type CancelFlags = Arc<StdMutex<HashMap<u64, Arc<AtomicBool>>>>;
+
+/// Builds a lane's handler on the lane's own thread (so what it owns never has to move between threads).
+pub type LaneFactory<Req, Resp> = Box<dyn FnOnce() -> Box<dyn FnMut(Req, &Responder) -> Resp> + Send>;
+
+/// Reads stdin on its own thread: requests go to the lane `lane_of` picks, cancel lines set the flag of
+/// their request. Returns when stdin closes.
+fn read_requests<Req>(
+    senders: Vec<std::sync::mpsc::Sender<Job<Req>>>,
+    lane_of: impl Fn(&Req) -> usize + Send + 'static,
+    flags: CancelFlags,
+) -> std::io::Result<std::thread::JoinHandle<()>>
 where
-    Req: DeserializeOwned,
-    Resp: Serialize,
+    Req: DeserializeOwned + Send + 'static,
 {
-    let current = Arc::new(AtomicU64::new(0));
-    let cancelled = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = std::sync::mpsc::channel::<(u64, Box<RawValue>)>();
-    {
-        let current = Arc::clone(&current);
-        let cancelled = Arc::clone(&cancelled);
-        std::thread::Builder::new().name("worker-stdin".into()).spawn(move || {
-            let stdin = std::io::stdin();
-            for line in stdin.lock().lines() {
-                let Ok(line) = line else { break };
-                match serde_json::from_str::<IncomingLine>(&line) {
-                    Ok(IncomingLine { id, cancel: true, .. }) => {
-                        if current.load(Ordering::SeqCst) == id {
-                            cancelled.store(true, Ordering::SeqCst);
-                        }
+    std::thread::Builder::new().name("worker-stdin".into()).spawn(move || {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            let Ok(line) = line else { break };
+            match serde_json::from_str::<IncomingLine>(&line) {
+                Ok(IncomingLine { id, cancel: true, .. }) => {
+                    if let Ok(f) = flags.lock()
+                        && let Some(flag) = f.get(&id)
+                    {
+                        flag.store(true, Ordering::SeqCst);
                     }
-                    Ok(IncomingLine { id, req: Some(req), .. }) => {
-                        if tx.send((id, req)).is_err() {
-                            break;
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!("worker: unreadable request: {e}"),
                 }
+                Ok(IncomingLine { id, req: Some(raw), .. }) => {
+                    let req: Req = match serde_json::from_str(raw.get()) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            write_line(id, "error", &e.to_string());
+                            continue;
+                        }
+                    };
+                    let cancelled = Arc::new(AtomicBool::new(false));
+                    if let Ok(mut f) = flags.lock() {
+                        f.insert(id, Arc::clone(&cancelled));
+                    }
+                    let lane = lane_of(&req).min(senders.len().saturating_sub(1));
+                    if senders.get(lane).is_none_or(|tx| tx.send(Job { id, req, cancelled }).is_err()) {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("worker: unreadable request: {e}"),
             }
-        })?;
-    }
-    while let Ok((id, raw)) = rx.recv() {
-        cancelled.store(false, Ordering::SeqCst);
-        current.store(id, Ordering::SeqCst);
-        let req: Req = match serde_json::from_str(raw.get()) {
-            Ok(r) => r,
-            Err(e) => {
-                write_line(id, "error", &e.to_string());
-                continue;
-            }
-        };
-        let responder = Responder { id, cancelled: Arc::clone(&cancelled) };
+        }
+    })
+}
+
+/// Serves the jobs of one lane, one at a time, until the reader stops.
+fn run_lane<Req, Resp: Serialize>(
+    jobs: std::sync::mpsc::Receiver<Job<Req>>,
+    flags: &CancelFlags,
+    handle: &mut dyn FnMut(Req, &Responder) -> Resp,
+) {
+    while let Ok(Job { id, req, cancelled }) = jobs.recv() {
+        let responder = Responder { id, cancelled };
         let resp = handle(req, &responder);
         write_line(id, "done", &resp);
-        current.store(0, Ordering::SeqCst);
+        if let Ok(mut f) = flags.lock() {
+            f.remove(&id);
+        }
+    }
+}
+
+/// Serves requests read from stdin until stdin closes (the parent exited), one at a time on the calling
+/// thread, answering each with what `handle` returns. Cancel lines set the cancel flag of their request.
+pub fn serve<Req, Resp>(mut handle: impl FnMut(Req, &Responder) -> Resp) -> std::io::Result<()>
+where
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize,
+{
+    let flags: CancelFlags = Arc::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    read_requests(vec![tx], |_: &Req| 0, Arc::clone(&flags))?;
+    run_lane(rx, &flags, &mut handle);
+    Ok(())
+}
+
+/// Serves requests on several lanes, each a thread that handles its requests one at a time: requests of
+/// different lanes run in parallel (e.g. embeddings while an answer is generated). `lane_of` picks the lane
+/// of a request (an index into `lanes`). Returns once stdin has closed and every lane has finished.
+pub fn serve_lanes<Req, Resp>(
+    lane_of: impl Fn(&Req) -> usize + Send + 'static,
+    lanes: Vec<LaneFactory<Req, Resp>>,
+) -> std::io::Result<()>
+where
+    Req: DeserializeOwned + Send + 'static,
+    Resp: Serialize + 'static,
+{
+    let flags: CancelFlags = Arc::default();
+    let mut senders = Vec::new();
+    let mut threads = Vec::new();
+    for (i, factory) in lanes.into_iter().enumerate() {
+        let (tx, rx) = std::sync::mpsc::channel::<Job<Req>>();
+        senders.push(tx);
+        let flags = Arc::clone(&flags);
+        threads.push(std::thread::Builder::new().name(format!("worker-lane-{i}")).spawn(move || {
+            let mut handle = factory();
+            run_lane(rx, &flags, &mut *handle);
+        })?);
+    }
+    let reader = read_requests(senders, lane_of, flags)?;
+    let _ = reader.join();
+    for t in threads {
+        let _ = t.join();
     }
     Ok(())
 }
@@ -522,6 +691,35 @@ mod tests {
         let answer: String =
             w.call_streaming(&"x", 5 * SECOND, Some(&flag), |_: serde::de::IgnoredAny| ()).await.expect("answer");
         assert_eq!(answer, "stopped");
+    }
+
+    #[tokio::test]
+    async fn concurrent_calls_get_their_own_answers() {
+        // The script reads both requests, then answers the second before the first.
+        let w = sh(
+            r#"read a; read b; printf '\036quire:{"id":2,"done":"second"}\n\036quire:{"id":1,"done":"first"}\n'; sleep 5"#,
+        );
+        let (a, b) = tokio::join!(w.call::<_, String>(&"a", 5 * SECOND), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            w.call::<_, String>(&"b", 5 * SECOND).await
+        });
+        assert_eq!(a.expect("first"), "first");
+        assert_eq!(b.expect("second"), "second");
+        assert_eq!(w.starts(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_crash_fails_every_call_in_flight() {
+        let w = sh(r#"read a; read b; echo "out of memory" >&2; kill -KILL $$"#);
+        let (a, b) = tokio::join!(w.call::<_, u32>(&"a", 5 * SECOND), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            w.call::<_, u32>(&"b", 5 * SECOND).await
+        });
+        for r in [a, b] {
+            let msg = r.expect_err("crash").to_string();
+            assert!(msg.contains("signal 9"), "{msg}");
+        }
+        assert_eq!(w.pid().await, None);
     }
 
     #[test]

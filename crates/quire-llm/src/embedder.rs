@@ -1,6 +1,7 @@
 //! The core side: an [`Embedder`] backed by a supervised model worker process.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,16 +18,29 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Embeddings from a GGUF model run by llama.cpp in a worker process. A crash of llama.cpp fails the call that
 /// was running; the next call starts a new worker, which loads the model again.
 pub struct LlamaEmbedder {
-    worker: Worker,
+    worker: Arc<Worker>,
     info: EmbedderInfo,
 }
 
-impl LlamaEmbedder {
-    /// Starts the worker (`program __worker embedding --model … [flags]`) and loads the model.
-    pub async fn start(program: &Path, model: &Path, options: &EmbedOptions) -> Result<LlamaEmbedder> {
-        let mut args = vec!["--model".to_string(), model.display().to_string()];
+/// The model worker (`program __worker model [--model … flags]`): one process for the embedding model (given
+/// here) and the chat model (given by each chat request). Not started until the first call.
+pub fn model_worker(program: &Path, embed_model: Option<&Path>, options: &EmbedOptions) -> Arc<Worker> {
+    let mut args = Vec::new();
+    if let Some(model) = embed_model {
+        args.extend(["--model".to_string(), model.display().to_string()]);
         args.extend(options.to_args());
-        let worker = Worker::new(WorkerSpec::with_program(program.to_path_buf(), "embedding", args));
+    }
+    Arc::new(Worker::new(WorkerSpec::with_program(program.to_path_buf(), "model", args)))
+}
+
+impl LlamaEmbedder {
+    /// Starts a model worker for `model` and loads it.
+    pub async fn start(program: &Path, model: &Path, options: &EmbedOptions) -> Result<LlamaEmbedder> {
+        LlamaEmbedder::connect(model_worker(program, Some(model), options)).await
+    }
+
+    /// Uses the embedding model of an existing model worker, loading it.
+    pub async fn connect(worker: Arc<Worker>) -> Result<LlamaEmbedder> {
         let info = match worker.call(&ModelRequest::Info, CALL_TIMEOUT).await? {
             ModelReply::Info(info) => info,
             other => return Err(unexpected(other)),
@@ -35,12 +49,12 @@ impl LlamaEmbedder {
     }
 
     /// The worker process, for supervision and tests.
-    pub fn worker(&self) -> &Worker {
+    pub fn worker(&self) -> &Arc<Worker> {
         &self.worker
     }
 }
 
-fn unexpected(reply: ModelReply) -> Error {
+pub(crate) fn unexpected(reply: ModelReply) -> Error {
     match reply {
         ModelReply::Error { message } => Error::Model(message),
         other => Error::Model(format!("unexpected answer from the model worker: {other:?}")),

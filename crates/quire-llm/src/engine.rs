@@ -13,6 +13,9 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 
 use quire_core::EmbedderInfo;
+use quire_core::worker::{LaneFactory, Responder};
+
+use crate::chat::ChatLane;
 
 use crate::protocol::{EmbedOptions, ModelReply, ModelRequest};
 
@@ -33,7 +36,16 @@ pub fn model_id(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "embedding-model".into())
 }
 
-fn threads(n: usize) -> i32 {
+/// The llama.cpp backend, started once per process (a second start fails) and shared by every lane.
+pub(crate) fn backend() -> Result<&'static LlamaBackend, String> {
+    static BACKEND: std::sync::OnceLock<Result<LlamaBackend, String>> = std::sync::OnceLock::new();
+    BACKEND
+        .get_or_init(|| LlamaBackend::init().map_err(|e| format!("llama.cpp did not start: {e}")))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+pub(crate) fn threads(n: usize) -> i32 {
     let n = if n == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { n };
     i32::try_from(n).unwrap_or(1)
 }
@@ -43,8 +55,7 @@ impl EmbedEngine {
         if !path.is_file() {
             return Err(format!("the embedding model {} does not exist", path.display()));
         }
-        let backend: &'static LlamaBackend =
-            Box::leak(Box::new(LlamaBackend::init().map_err(|e| format!("llama.cpp did not start: {e}"))?));
+        let backend = backend()?;
         let params = LlamaModelParams::default().with_n_gpu_layers(options.gpu_layers);
         let model = LlamaModel::load_from_file(backend, path, &params)
             .map_err(|e| format!("cannot load the embedding model {}: {e}", path.display()))?;
@@ -115,6 +126,7 @@ impl EmbedEngine {
                 }
                 Err(message) => ModelReply::Error { message },
             },
+            _ => ModelReply::Error { message: "the embedding lane serves only embedding requests".into() },
         }
     }
 
@@ -181,8 +193,10 @@ impl EmbedEngine {
     }
 }
 
-/// The model worker: `<exe> __worker embedding --model PATH [flags]`. Loads the model on first use and serves
-/// requests from stdin until it closes.
+/// The model worker: `<exe> __worker model [--model PATH embedding flags]`. Serves two lanes, each on its own
+/// thread with its own llama.cpp context: embeddings (the model given by the flags, loaded on first use) and
+/// chat (the model named by each request, loaded on first use and when it changes). An embedding batch and an
+/// answer run side by side.
 pub fn worker_main(args: &[String]) -> std::process::ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -192,21 +206,35 @@ pub fn worker_main(args: &[String]) -> std::process::ExitCode {
         )
         .try_init();
     llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
-    let (model, options): (PathBuf, EmbedOptions) = match EmbedOptions::from_args(args) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::from(2);
+    let embed: Option<(PathBuf, EmbedOptions)> = if args.is_empty() {
+        None
+    } else {
+        match EmbedOptions::from_args(args) {
+            Ok(parsed) => Some(parsed),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return std::process::ExitCode::from(2);
+            }
         }
     };
-    let mut engine: Option<Result<EmbedEngine, String>> = None;
-    let served = quire_core::worker::serve(|req: ModelRequest, _responder| {
-        let loaded = engine.get_or_insert_with(|| EmbedEngine::load(&model, options.clone()));
-        match loaded {
-            Ok(engine) => engine.handle(req),
-            Err(message) => ModelReply::Error { message: message.clone() },
-        }
+    let embed_lane: LaneFactory<ModelRequest, ModelReply> = Box::new(move || {
+        let mut engine: Option<Result<EmbedEngine, String>> = None;
+        Box::new(move |req: ModelRequest, _responder: &Responder| {
+            let Some((model, options)) = &embed else {
+                return ModelReply::Error { message: "no embedding model was given to the model worker".into() };
+            };
+            let loaded = engine.get_or_insert_with(|| EmbedEngine::load(model, options.clone()));
+            match loaded {
+                Ok(engine) => engine.handle(req),
+                Err(message) => ModelReply::Error { message: message.clone() },
+            }
+        })
     });
+    let chat_lane: LaneFactory<ModelRequest, ModelReply> = Box::new(|| {
+        let mut lane = ChatLane::default();
+        Box::new(move |req: ModelRequest, responder: &Responder| lane.handle(req, responder))
+    });
+    let served = quire_core::worker::serve_lanes(|req: &ModelRequest| req.lane(), vec![embed_lane, chat_lane]);
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

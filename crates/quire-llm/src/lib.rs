@@ -1,8 +1,10 @@
-//! llama.cpp for Quire: the embedding model in a supervised worker process.
+//! llama.cpp for Quire: the embedding and chat models in one supervised worker process.
 //!
 //! llama.cpp aborts the process on a failed assertion and cannot be unwound, so it never runs in the app's
-//! process. [`engine::worker_main`] is the worker (the app and the `quire` binary start themselves again as
-//! `__worker embedding`); [`LlamaEmbedder`] is the core's [`quire_core::Embedder`] on top of it.
+//! process. [`engine::worker_main`] is the model worker (the app and the `quire` binary start themselves again
+//! as `__worker model`), with one thread and one llama.cpp context per lane (embeddings, chat);
+//! [`LlamaEmbedder`] is the core's [`quire_core::Embedder`] and [`LlamaGenerator`] its
+//! [`quire_core::Generator`] on top of it.
 //!
 //! ```no_run
 //! # async fn demo() -> quire_core::Result<()> {
@@ -15,10 +17,13 @@
 //! # Ok(()) }
 //! ```
 
+pub mod chat;
 pub mod embedder;
 pub mod engine;
+pub mod generator;
 pub mod protocol;
 
-pub use embedder::LlamaEmbedder;
+pub use embedder::{LlamaEmbedder, model_worker};
 pub use engine::worker_main;
-pub use protocol::EmbedOptions;
+pub use generator::LlamaGenerator;
+pub use protocol::{ChatOptions, EmbedOptions, GpuLayers, KvType};
