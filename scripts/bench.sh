@@ -5,13 +5,15 @@
 #   STAGES="ingest embed" scripts/bench.sh
 # Stages: ingest (Quire vs LangChain, alternating, twice), embed (Quire vs llama.cpp's own benchmark on the
 # same texts, alternating, twice), search (10k and 100k chunks), eval (faq-eval-en: Quire's three modes and the
-# reference retrievers). Results: $QUIRE_CACHE/bench/<time>/ (JSON per run, summary.md).
+# reference retrievers), ask (the chat model: time to first token and tokens/s vs a llama.cpp driver on the same
+# model, prompt length and threads, alternating, twice; follow-up with the cached prefix; ROUGE-L of answers on
+# tests/data/faq-answers-en.jsonl). Results: $QUIRE_CACHE/bench/<time>/ (JSON per run, summary.md).
 # Env: THREADS (2), PEER (../shared/bench-peer), QUIRE_BENCH_CACHE (~/.cache/quire-bench).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$QUIRE_ROOT"
 THREADS="${THREADS:-2}"
-STAGES="${STAGES:-ingest embed search eval}"
+STAGES="${STAGES:-ingest embed search eval ask}"
 PEER="${PEER:-$QUIRE_ROOT/../shared/bench-peer}"
 C="${QUIRE_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quire-bench}"
 OUT="$QUIRE_CACHE/bench/$(date -u +%Y%m%dT%H%M%SZ)"
@@ -76,6 +78,22 @@ if has eval; then
   stamp "eval: reference retrievers"
   "$PY" "$PEER/beir_eval.py" --sets "en=$EVAL_SET" --out "$OUT" --threads "$THREADS" > "$OUT/peer_beir.txt" \
     2> "$OUT/peer_beir.stderr.txt"
+fi
+
+if has ask; then
+  GEN="$(bash bench/llama_gen/build.sh | tail -1)"
+  CHAT="$QUIRE_MODELS_DIR/SmolLM2-135M-Instruct.Q4_1.gguf"
+  for run in 1 2; do
+    stamp "ask $run: Quire"
+    "$Q" --threads "$THREADS" bench ask --prompt-tokens 512 --gen-tokens 128 --json > "$OUT/quire_ask.$run.json"
+    stamp "ask $run: llama.cpp driver (bench/llama_gen) on the same model, prompt length and threads"
+    "$GEN" --model "$CHAT" --prompt-file "$QUIRE_ROOT/bench/llama_gen/prompt.txt" --prompt-tokens 512 \
+      --gen-tokens 128 --threads "$THREADS" --ctx 4096 --batch 256 --ubatch 256 --flash-attn 1 --reps 3 \
+      > "$OUT/llama_gen.$run.json" 2> "$OUT/llama_gen.$run.stderr.txt"
+  done
+  stamp "ask: ROUGE-L of answers on faq-answers-en"
+  "$Q" --threads "$THREADS" eval --answers tests/data/faq-answers-en.jsonl --beir "$EVAL_SET" --json \
+    > "$OUT/quire_answers.json"
 fi
 
 stamp "summary"

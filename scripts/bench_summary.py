@@ -143,6 +143,39 @@ def evaluation(out):
     print()
 
 
+def ask(out):
+    rows = []
+    for run in (1, 2):
+        q, g = load(out / f"quire_ask.{run}.json"), load(out / f"llama_gen.{run}.json")
+        if q and g:
+            rows.append((run, q, g))
+    if rows:
+        print("### Chat model: Quire (`quire bench ask`) vs llama.cpp's C API on the same model, alternating\n")
+        q0 = rows[0][1]
+        print(f"{q0['model']}, {q0['threads']} threads, a {q0['prompt_tokens']}-token prompt then 128 tokens, greedy, "
+              "256-token batches, flash attention on, f16 KV cache. Quire's figures include the model worker "
+              "round trip (JSON over a pipe, one event per token).\n")
+        print("| run | first token ms (llama.cpp / Quire) | prompt tokens/s (llama.cpp / Quire) | "
+              "generation tokens/s (llama.cpp / Quire) | generation Quire / llama.cpp |")
+        print("|---|---|---|---|---|")
+        for run, q, g in rows:
+            print(f"| {run} | {g['ttft_ms']:.1f} / {q['first_token_ms']:.1f} | {g['pp_tokens_per_s']:,.0f} / "
+                  f"{q['prompt_tokens_per_s']:,.0f} | {g['tg_tokens_per_s']:.1f} / {q['generation_tokens_per_s']:.1f} | "
+                  f"{ratio(q['generation_tokens_per_s'], g['tg_tokens_per_s'])} |")
+        print()
+        for run, q, _ in rows:
+            print(f"- run {run}, follow-up question: first token {q['followup_first_token_ms_cached']:.1f} ms with "
+                  f"{q['followup_cached_tokens']} prompt tokens reused from the cache, "
+                  f"{q['followup_first_token_ms_cold']:.1f} ms with an empty cache "
+                  f"({ratio(q['followup_first_token_ms_cold'], q['followup_first_token_ms_cached'])} faster)")
+        print()
+    a = load(out / "quire_answers.json")
+    if a:
+        print(f"- ROUGE-L F1 of answers on faq-answers-en ({a['questions']} questions, references from the Debian FAQ): "
+              f"{a['rouge_l_f1']:.4f} with {Path(str(a['model'])).name}")
+        print()
+
+
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
     machine = out / "machine.txt"
@@ -155,6 +188,7 @@ def main():
     embed(out)
     search(out)
     evaluation(out)
+    ask(out)
 
 
 if __name__ == "__main__":

@@ -361,3 +361,35 @@ async fn a_follow_up_reuses_the_cached_prefix() {
         b.usage.cached_tokens
     );
 }
+
+#[tokio::test]
+async fn a_model_that_is_not_a_reranker_is_skipped_visibly_and_the_answer_still_comes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs).expect("mkdir");
+    for (name, text) in DOCS {
+        std::fs::write(docs.join(name), text).expect("write");
+    }
+    let mut options = open_options(&tmp.path().join("data"));
+    options.chat = chat_options();
+    options.answer = quick();
+    // An embedding model has no classification head: it cannot rerank.
+    options.rerank_model = Some(model(crate::support::EMBED_MODEL));
+    let opened = quire_app::open(&options).await.expect("library opens");
+    opened
+        .library
+        .ingest(&[docs], &IngestOptions { prune_missing: false, force: false }, &|_| {}, None)
+        .await
+        .expect("ingest");
+    let (answer, events) = ask(&opened, question("How do I add my key to the ssh agent?")).await;
+    let answer = answer.expect("the answer comes without reranking");
+    assert!(answer.usage.completion_tokens > 0);
+    let reason = events
+        .iter()
+        .find_map(|e| match e {
+            AnswerEvent::Rerank(RerankStatus::Skipped { reason }) => Some(reason.clone()),
+            _ => None,
+        })
+        .expect("rerank skipped event");
+    assert!(reason.contains("not a reranker"), "{reason}");
+}

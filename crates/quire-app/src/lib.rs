@@ -16,13 +16,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use quire_core::answer::{AnswerOptions, Answerer};
+use quire_core::answer::{AnswerOptions, Answerer, Reranker};
 use quire_core::conversation::ConversationStore;
 use quire_core::library::{Library, LibraryConfig};
 use quire_core::worker::{Worker, WorkerSpec};
 use quire_core::{Embedder, Error, Result};
 use quire_extract::{ExtractorOptions, ProcessExtractor};
-use quire_llm::{ChatOptions, EmbedOptions, LlamaEmbedder, LlamaGenerator};
+use quire_llm::{ChatOptions, EmbedOptions, LlamaEmbedder, LlamaGenerator, LlamaReranker};
 use quire_store::LanceStore;
 
 /// The first argument that starts a worker: `<exe> __worker <name> <args…>`.
@@ -56,6 +56,8 @@ pub struct OpenOptions {
     /// How the chat model loads; its `model` empty: the starter chat model from the model cache.
     pub chat: ChatOptions,
     pub answer: AnswerOptions,
+    /// A cross-encoder reranker (GGUF); None: the first `*rerank*.gguf` in the model cache, if any.
+    pub rerank_model: Option<PathBuf>,
     pub extract: ExtractorOptions,
     pub library: LibraryConfig,
     /// The program started for workers (this executable, which has the worker modes).
@@ -72,6 +74,7 @@ impl OpenOptions {
             embed: EmbedOptions::default(),
             chat: ChatOptions::new(PathBuf::new()),
             answer: AnswerOptions::default(),
+            rerank_model: None,
             extract: ExtractorOptions::default(),
             library: LibraryConfig::default(),
             worker_program,
@@ -84,6 +87,23 @@ impl OpenOptions {
             Some(p) => Ok(p.clone()),
             None => quire_models::find_starter(quire_models::Role::Embedding).map_err(|e| Error::Model(e.to_string())),
         }
+    }
+
+    /// The reranker to use: the one set, or the first `*rerank*.gguf` in the model cache.
+    pub fn rerank_model_path(&self) -> Option<PathBuf> {
+        if let Some(p) = &self.rerank_model {
+            return Some(p.clone());
+        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir(quire_models::models_dir())
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "gguf")
+                    && p.file_name().is_some_and(|n| n.to_string_lossy().to_lowercase().contains("rerank"))
+            })
+            .collect();
+        found.sort();
+        found.into_iter().next()
     }
 
     /// The chat model options, with the starter chat model when none is set.
@@ -107,8 +127,12 @@ pub struct Opened {
 impl Opened {
     /// Answers over the library with the chat model of `options.chat` (loaded on the first question).
     pub fn answerer(&self) -> Result<Answerer> {
-        let generator = LlamaGenerator::new(Arc::clone(&self.models), self.options.chat_options()?);
-        Ok(Answerer::new(Arc::clone(&self.library), Arc::new(generator), None, self.options.answer.clone()))
+        let chat = self.options.chat_options()?;
+        let reranker = self.options.rerank_model_path().map(|model| {
+            Arc::new(LlamaReranker::new(Arc::clone(&self.models), model, chat.threads)) as Arc<dyn Reranker>
+        });
+        let generator = LlamaGenerator::new(Arc::clone(&self.models), chat);
+        Ok(Answerer::new(Arc::clone(&self.library), Arc::new(generator), reranker, self.options.answer.clone()))
     }
 
     /// The conversations of this data folder.

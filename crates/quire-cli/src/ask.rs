@@ -65,6 +65,9 @@ pub struct ChatArgs {
     /// Below this cosine similarity of the best match the library is taken not to contain the answer.
     #[arg(long)]
     pub min_similarity: Option<f32>,
+    /// A cross-encoder reranker (GGUF). Default: the first *rerank*.gguf in the model cache, if any.
+    #[arg(long)]
+    pub rerank_model: Option<PathBuf>,
 }
 
 fn parse_gpu_layers(s: &str) -> Result<GpuLayers, String> {
@@ -116,6 +119,9 @@ impl ChatArgs {
         a.repetition_guard = !self.no_repetition_guard;
         if let Some(v) = self.min_similarity {
             a.min_similarity = v;
+        }
+        if let Some(m) = &self.rerank_model {
+            options.rerank_model = Some(m.clone());
         }
     }
 }
@@ -222,7 +228,13 @@ pub async fn ask(
         }
         match e {
             AnswerEvent::Rewritten { query } => eprintln!("(searching for: {query})"),
-            AnswerEvent::Rerank(RerankStatus::Skipped { reason }) => tracing::info!("rerank skipped: {reason}"),
+            AnswerEvent::Rerank(RerankStatus::Skipped { reason }) => {
+                if reason.starts_with("no reranker") {
+                    tracing::info!("rerank skipped: {reason}");
+                } else {
+                    eprintln!("(rerank skipped: {reason})");
+                }
+            }
             AnswerEvent::Sources { sources, dropped_sources, dropped_history, .. }
                 if dropped_sources > 0 || dropped_history > 0 =>
             {

@@ -120,20 +120,12 @@ fn mode_name(mode: SearchMode) -> &'static str {
 }
 
 /// Indexes a BEIR corpus (each corpus entry a document, its title a heading) and scores the queries.
-pub async fn eval_beir(
-    mut options: OpenOptions,
-    user_data_dir: bool,
-    dir: &Path,
-    k: usize,
-    mode: SearchMode,
-) -> Result<EvalReport> {
-    let set = load_beir(dir)?;
-    let data = DataDir::new(&options, user_data_dir, "eval")?;
-    options.data_dir = data.path.clone();
-    options.library.candidates = options.library.candidates.max(100);
-    let library = quire_app::open_library(&options).await?;
-
-    let started = Instant::now();
+/// Indexes the documents of a BEIR corpus (title as heading, text as body). Returns document id → corpus id,
+/// and the chunks written.
+pub async fn ingest_beir_corpus(
+    library: &Library,
+    set: &quire_core::eval::BeirSet,
+) -> Result<(HashMap<String, String>, u64)> {
     let mut corpus_of: HashMap<String, String> = HashMap::new();
     let mut chunks = 0u64;
     for doc in &set.corpus {
@@ -152,6 +144,41 @@ pub async fn eval_beir(
         }
     }
     library.store().maintain().await?;
+    Ok((corpus_of, chunks))
+}
+
+/// `quire eval --answers FILE --beir DIR`: answers over the BEIR corpus, indexed in a temporary library.
+pub async fn eval_answers_on_corpus(
+    mut options: OpenOptions,
+    user_data_dir: bool,
+    dir: &Path,
+    answers: &Path,
+    limit: Option<usize>,
+    json: bool,
+) -> Result<f64> {
+    let set = load_beir(dir)?;
+    let data = DataDir::new(&options, user_data_dir, "answers")?;
+    options.data_dir = data.path.clone();
+    let opened = quire_app::open(&options).await?;
+    ingest_beir_corpus(&opened.library, &set).await?;
+    crate::ask::eval_answers(&opened, answers, limit, json).await
+}
+
+pub async fn eval_beir(
+    mut options: OpenOptions,
+    user_data_dir: bool,
+    dir: &Path,
+    k: usize,
+    mode: SearchMode,
+) -> Result<EvalReport> {
+    let set = load_beir(dir)?;
+    let data = DataDir::new(&options, user_data_dir, "eval")?;
+    options.data_dir = data.path.clone();
+    options.library.candidates = options.library.candidates.max(100);
+    let library = quire_app::open_library(&options).await?;
+
+    let started = Instant::now();
+    let (corpus_of, chunks) = ingest_beir_corpus(&library, &set).await?;
     let index_s = started.elapsed().as_secs_f64();
 
     let started = Instant::now();

@@ -109,9 +109,10 @@ enum Command {
     /// Retrieval quality on a BEIR-format set (corpus.jsonl, queries.jsonl, qrels/test.tsv), or answer quality
     /// (ROUGE-L) on a JSONL of {"question", "reference"} with --answers.
     Eval {
-        #[arg(long, required_unless_present = "answers", conflicts_with = "answers")]
+        #[arg(long, required_unless_present = "answers")]
         beir: Option<PathBuf>,
-        /// JSONL of questions and reference answers, answered over the library in --data-dir.
+        /// JSONL of questions and reference answers, answered over the library in --data-dir, or over the
+        /// corpus of --beir (indexed in a temporary library).
         #[arg(long)]
         answers: Option<PathBuf>,
         /// Only the first N questions of --answers.
@@ -300,8 +301,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             if let Some(file) = answers {
                 chat.apply(&mut options, cli.threads);
-                let opened = quire_app::open(&options).await?;
-                ask::eval_answers(&opened, file, *limit, *json).await?;
+                match beir {
+                    Some(dir) => {
+                        bench::eval_answers_on_corpus(options, cli.data_dir.is_some(), dir, file, *limit, *json)
+                            .await?;
+                    }
+                    None => {
+                        let opened = quire_app::open(&options).await?;
+                        ask::eval_answers(&opened, file, *limit, *json).await?;
+                    }
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             let Some(beir) = beir else { bail!("give --beir DIR or --answers FILE") };

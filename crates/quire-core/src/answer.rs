@@ -271,22 +271,29 @@ impl Answerer {
             });
         }
 
-        match &self.reranker {
+        let status = match &self.reranker {
             Some(reranker) => {
                 let texts = hits.iter().map(|h| h.chunk.text.clone()).collect();
-                let scores = reranker.rerank(query, texts).await?;
-                if scores.len() == hits.len() {
-                    for (h, s) in hits.iter_mut().zip(scores) {
-                        h.score = s;
+                match reranker.rerank(query, texts).await {
+                    Ok(scores) if scores.len() == hits.len() => {
+                        for (h, s) in hits.iter_mut().zip(scores) {
+                            h.score = s;
+                        }
+                        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+                        RerankStatus::Ran { model: reranker.model_id().to_string() }
                     }
-                    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+                    Ok(_) => {
+                        RerankStatus::Skipped { reason: "the reranker returned the wrong number of scores".into() }
+                    }
+                    // A broken reranker costs the answer its reordering, not the answer.
+                    Err(e) => RerankStatus::Skipped { reason: format!("the reranker failed: {e}") },
                 }
-                on_event(AnswerEvent::Rerank(RerankStatus::Ran { model: reranker.model_id().to_string() }));
             }
-            None => on_event(AnswerEvent::Rerank(RerankStatus::Skipped {
+            None => RerankStatus::Skipped {
                 reason: "no reranker model is installed; sources keep the hybrid search order".into(),
-            })),
-        }
+            },
+        };
+        on_event(AnswerEvent::Rerank(status));
 
         let titles = self.titles().await?;
         let mut sources = merge_adjacent(&hits, &titles);

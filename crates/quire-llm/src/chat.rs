@@ -97,6 +97,9 @@ impl ChatEngine {
             return Err(format!("the chat model {} does not exist", path.display()));
         }
         let backend = backend()?;
+        if options.gpu_layers.count() == 0 {
+            check_weights_fit(path)?;
+        }
         let params = LlamaModelParams::default().with_n_gpu_layers(options.gpu_layers.count());
         let model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| {
             format!(
@@ -407,6 +410,23 @@ fn check_kv_fits(model: &LlamaModel, n_ctx: u32, kv: KvType) -> Result<(), Strin
          lower the context size to {fits} tokens or less, or use a quantized KV cache (q8_0)",
         need / 1e6,
         available as f64 / 1e6
+    ))
+}
+
+/// Fails, saying what to change, when the model's weights cannot fit the memory available now (CPU only:
+/// llama.cpp maps the file and every weight is read for each token).
+fn check_weights_fit(path: &std::path::Path) -> Result<(), String> {
+    let (Some(available), Ok(meta)) = (available_memory(), std::fs::metadata(path)) else { return Ok(()) };
+    // MemAvailable counts the reclaimable page cache, so a model file already cached is not counted twice.
+    if meta.len() as f64 <= available as f64 * 0.95 {
+        return Ok(());
+    }
+    Err(format!(
+        "the model {} needs about {:.1} GB of memory and {:.1} GB is available: choose a smaller model or quantization, \
+         or offload layers to a GPU",
+        path.display(),
+        meta.len() as f64 / 1e9,
+        available as f64 / 1e9
     ))
 }
 

@@ -16,6 +16,7 @@ use quire_core::EmbedderInfo;
 use quire_core::worker::{LaneFactory, Responder};
 
 use crate::chat::ChatLane;
+use crate::rerank::RerankLane;
 
 use crate::protocol::{EmbedOptions, ModelReply, ModelRequest};
 
@@ -193,10 +194,10 @@ impl EmbedEngine {
     }
 }
 
-/// The model worker: `<exe> __worker model [--model PATH embedding flags]`. Serves two lanes, each on its own
-/// thread with its own llama.cpp context: embeddings (the model given by the flags, loaded on first use) and
-/// chat (the model named by each request, loaded on first use and when it changes). An embedding batch and an
-/// answer run side by side.
+/// The model worker: `<exe> __worker model [--model PATH embedding flags]`. Serves three lanes, each on its own
+/// thread with its own llama.cpp context: embeddings (the model given by the flags, loaded on first use), chat
+/// and reranking (the models named by each request, loaded on first use and when they change). An embedding
+/// batch and an answer run side by side.
 pub fn worker_main(args: &[String]) -> std::process::ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -234,7 +235,12 @@ pub fn worker_main(args: &[String]) -> std::process::ExitCode {
         let mut lane = ChatLane::default();
         Box::new(move |req: ModelRequest, responder: &Responder| lane.handle(req, responder))
     });
-    let served = quire_core::worker::serve_lanes(|req: &ModelRequest| req.lane(), vec![embed_lane, chat_lane]);
+    let rerank_lane: LaneFactory<ModelRequest, ModelReply> = Box::new(|| {
+        let mut lane = RerankLane::default();
+        Box::new(move |req: ModelRequest, _responder: &Responder| lane.handle(req))
+    });
+    let served =
+        quire_core::worker::serve_lanes(|req: &ModelRequest| req.lane(), vec![embed_lane, chat_lane, rerank_lane]);
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

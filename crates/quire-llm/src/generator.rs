@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
+use quire_core::answer::Reranker;
 use quire_core::worker::Worker;
 use quire_core::{ChatMessage, Error, GenEvent, GenerateRequest, Generation, Generator, GeneratorInfo, Result};
 
@@ -92,6 +93,38 @@ impl Generator for LlamaGenerator {
                 "the model stopped while answering ({detail}); it is restarted for the next question"
             ))),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// A cross-encoder reranker run by llama.cpp (rank pooling) in the model worker's rerank lane.
+pub struct LlamaReranker {
+    worker: Arc<Worker>,
+    model: std::path::PathBuf,
+    threads: usize,
+    id: String,
+}
+
+impl LlamaReranker {
+    pub fn new(worker: Arc<Worker>, model: std::path::PathBuf, threads: usize) -> LlamaReranker {
+        let id = crate::engine::model_id(&model);
+        LlamaReranker { worker, model, threads, id }
+    }
+}
+
+#[async_trait]
+impl Reranker for LlamaReranker {
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+
+    async fn rerank(&self, query: &str, texts: Vec<String>) -> Result<Vec<f32>> {
+        let n = texts.len();
+        let req =
+            ModelRequest::Rerank { model: self.model.clone(), threads: self.threads, query: query.to_string(), texts };
+        match self.worker.call(&req, IDLE_TIMEOUT).await? {
+            ModelReply::Scores { scores } if scores.len() == n => Ok(scores),
+            other => Err(unexpected(other)),
         }
     }
 }

@@ -22,8 +22,9 @@ pub mod embedder;
 pub mod engine;
 pub mod generator;
 pub mod protocol;
+pub mod rerank;
 
 pub use embedder::{LlamaEmbedder, model_worker};
 pub use engine::worker_main;
-pub use generator::LlamaGenerator;
+pub use generator::{LlamaGenerator, LlamaReranker};
 pub use protocol::{ChatOptions, EmbedOptions, GpuLayers, KvType};

@@ -189,10 +189,12 @@ pub enum ModelRequest {
     ChatPromptTokens { chat: ChatOptions, messages: Vec<ChatMessage> },
     /// Generates an answer, streaming `GenEvent`s.
     Generate { chat: ChatOptions, request: GenerateRequest },
+    /// Scores each text against the query with a cross-encoder (reranker) model.
+    Rerank { model: std::path::PathBuf, threads: usize, query: String, texts: Vec<String> },
 }
 
 impl ModelRequest {
-    /// The worker thread (lane) that serves the request: 0 embeddings, 1 chat.
+    /// The worker thread (lane) that serves the request: 0 embeddings, 1 chat, 2 reranking.
     pub fn lane(&self) -> usize {
         match self {
             ModelRequest::Info | ModelRequest::CountTokens { .. } | ModelRequest::Embed { .. } => 0,
@@ -200,6 +202,7 @@ impl ModelRequest {
             | ModelRequest::ChatCount { .. }
             | ModelRequest::ChatPromptTokens { .. }
             | ModelRequest::Generate { .. } => 1,
+            ModelRequest::Rerank { .. } => 2,
         }
     }
 }
@@ -226,6 +229,9 @@ pub enum ModelReply {
         control_tokens: u32,
     },
     Generated(Generation),
+    Scores {
+        scores: Vec<f32>,
+    },
     Error {
         message: String,
     },
