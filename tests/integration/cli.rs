@@ -135,3 +135,78 @@ fn kill_9_during_ingest_loses_nothing_and_duplicates_nothing() {
         assert_eq!(library_state(&data), expected, "after kill -9 at document {kill_after}");
     }
 }
+
+fn json_lines(out: &std::process::Output) -> Vec<Value> {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
+}
+
+#[test]
+fn ask_follow_up_conversations_and_answer_eval() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(&docs).expect("mkdir");
+    std::fs::write(
+        docs.join("ssh.md"),
+        "# The ssh agent\n\nThe ssh-agent program holds your private keys in memory.\n\n## Adding keys\n\nRun ssh-add \
+         to add your default key to the agent; ssh-add -l lists the keys it holds.",
+    )
+    .expect("write");
+    let data = tmp.path().join("data");
+    let chat = crate::support::model(crate::answer::CHAT_MODEL);
+    let ask = |args: &[&str]| {
+        let mut cmd = quire(&data);
+        cmd.args(["--threads", "2", "ask", "--json", "--max-tokens", "48", "--temperature", "0", "--model"]).arg(&chat);
+        cmd.args(args);
+        json_lines(&cmd.output().expect("ask"))
+    };
+    assert!(quire(&data).arg("ingest").arg(&docs).status().expect("ingest").success());
+
+    let first = ask(&["How do I add a key to the ssh agent?"]);
+    let kinds: Vec<&str> = first.iter().filter_map(|e| e["type"].as_str()).collect();
+    let pos = |k: &str| kinds.iter().position(|x| *x == k).unwrap_or_else(|| panic!("no {k} event: {kinds:?}"));
+    assert!(pos("retrieved") < pos("sources") && pos("sources") < pos("token") && pos("token") < pos("done"));
+    let done = first.last().expect("done");
+    assert_eq!(done["type"], "done");
+    let id = done["conversation"].as_str().expect("conversation id").to_string();
+    assert!(done["answer"]["usage"]["completion_tokens"].as_u64().expect("usage") > 0);
+    assert!(done["answer"]["sources"][0]["path"].as_str().expect("source path").ends_with("ssh.md"));
+
+    let second = ask(&["and how do I list them?", "--conversation", &id]);
+    assert!(second.iter().any(|e| e["type"] == "rewritten"), "the follow-up is rewritten: {second:?}");
+    assert_eq!(second.last().expect("done")["conversation"], id.as_str());
+
+    let list = json_of(quire(&data).args(["conversations", "list", "--json"]));
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["messages"], 4);
+    let renamed = quire(&data).args(["conversations", "rename", &id, "SSH keys"]).output().expect("rename");
+    assert!(renamed.status.success());
+    let md = quire(&data).args(["conversations", "export", &id, "--format", "markdown"]).output().expect("export");
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(md.starts_with("# SSH keys\n") && md.contains("## You\n\nand how do I list them?"), "{md}");
+    let exported = json_of(quire(&data).args(["conversations", "export", &id, "--format", "json"]));
+    assert_eq!(exported["messages"].as_array().expect("messages").len(), 4);
+    assert!(exported["messages"][1]["model"].as_str().expect("model").starts_with("SmolLM2"));
+    let bad = quire(&data).args(["conversations", "show", "../../etc/passwd"]).output().expect("show");
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("not a conversation id"));
+    assert!(quire(&data).args(["conversations", "delete", &id]).status().expect("delete").success());
+    assert_eq!(json_of(quire(&data).args(["conversations", "list", "--json"])).as_array().map(Vec::len), Some(0));
+
+    // ROUGE-L of answers against references, computed over the same library.
+    let cases = tmp.path().join("cases.jsonl");
+    std::fs::write(
+        &cases,
+        "{\"question\": \"What does ssh-agent hold?\", \"reference\": \"The ssh-agent holds your private keys in memory.\"}\n\
+         {\"question\": \"How do I list the keys of the agent?\", \"reference\": \"Run ssh-add -l.\"}\n",
+    )
+    .expect("write");
+    let mut eval = quire(&data);
+    eval.args(["--threads", "2", "eval", "--json", "--max-tokens", "48", "--temperature", "0", "--model"]).arg(&chat);
+    let report = json_of(eval.arg("--answers").arg(&cases));
+    assert_eq!(report["questions"], 2);
+    let mean = report["rouge_l_f1"].as_f64().expect("mean");
+    let per: Vec<f64> =
+        report["cases"].as_array().expect("cases").iter().map(|c| c["rouge_l"]["f1"].as_f64().expect("f1")).collect();
+    assert!((mean - per.iter().sum::<f64>() / 2.0).abs() < 1e-9);
+    assert!(per.iter().all(|f| (0.0..=1.0).contains(f)));
+}
