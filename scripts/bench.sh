@@ -82,13 +82,15 @@ fi
 
 if has ask; then
   GEN="$(bash bench/llama_gen/build.sh | tail -1)"
+  PROMPT="$(bash bench/llama_gen/build.sh --prompt | tail -1)"
   CHAT="$QUIRE_MODELS_DIR/SmolLM2-135M-Instruct.Q4_1.gguf"
   for run in 1 2; do
     stamp "ask $run: Quire"
-    "$Q" --threads "$THREADS" bench ask --prompt-tokens 512 --gen-tokens 128 --json > "$OUT/quire_ask.$run.json"
-    stamp "ask $run: llama.cpp driver (bench/llama_gen) on the same model, prompt length and threads"
-    "$GEN" --model "$CHAT" --prompt-file "$QUIRE_ROOT/bench/llama_gen/prompt.txt" --prompt-tokens 512 \
-      --gen-tokens 128 --threads "$THREADS" --ctx 4096 --batch 256 --ubatch 256 --flash-attn 1 --reps 3 \
+    "$Q" --threads "$THREADS" bench ask --prompt-file "$PROMPT" --prompt-tokens 512 --gen-tokens 128 --runs 5 \
+      --json > "$OUT/quire_ask.$run.json"
+    stamp "ask $run: llama.cpp's C API (bench/llama_gen) on the same model, prompt text, length and threads"
+    "$GEN" --model "$CHAT" --prompt-file "$PROMPT" --prompt-tokens 512 --gen-tokens 128 --threads "$THREADS" \
+      --ctx 4096 --batch 256 --ubatch 256 --flash-attn 1 --reps 5 \
       > "$OUT/llama_gen.$run.json" 2> "$OUT/llama_gen.$run.stderr.txt"
   done
   stamp "ask: ROUGE-L of answers on faq-answers-en"

@@ -186,8 +186,8 @@ async fn cancel_stops_the_answer_at_the_next_tokens() {
         .expect("generation");
     assert_eq!(out.stop, StopReason::Cancelled);
     assert!(out.usage.completion_tokens >= 20 && out.usage.completion_tokens < 200, "{:?}", out.usage);
-    // The worker checks the flag at every token; the parent forwards it within 20 ms.
-    assert!(after_cancel.load(Ordering::Relaxed) < 40, "{} tokens after cancel", after_cancel.load(Ordering::Relaxed));
+    // The parent forwards the cancel before it waits for the next line; the worker checks it at every token.
+    assert!(after_cancel.load(Ordering::Relaxed) < 10, "{} tokens after cancel", after_cancel.load(Ordering::Relaxed));
     // The model still answers the next request.
     let next = g.generate(essay(8), &AtomicBool::new(false), &mut |_| ()).await.expect("next");
     assert!(next.usage.completion_tokens > 0);
@@ -392,4 +392,42 @@ async fn a_model_that_is_not_a_reranker_is_skipped_visibly_and_the_answer_still_
         })
         .expect("rerank skipped event");
     assert!(reason.contains("not a reranker"), "{reason}");
+}
+
+#[tokio::test]
+async fn summarizing_a_scoped_document_reads_all_of_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sections: Vec<String> = (1..=8)
+        .map(|i| {
+            format!(
+                "## Chapter {i}\n\nChapter {i} is about topic number {i}. {}",
+                "It explains the configuration of the system in detail, step by step. ".repeat(12)
+            )
+        })
+        .collect();
+    let guide = format!("# Guide\n\n{}", sections.join("\n\n"));
+    let mut answer = quick();
+    answer.sampling.max_tokens = 64;
+    let opened = library(tmp.path(), &[("guide.md", guide.as_str())], answer).await;
+    let docs = opened.library.documents().await.expect("docs");
+    let guide_path = docs.iter().find(|d| d.path.ends_with("guide.md")).expect("guide").path.clone();
+    // A small window, so the document takes several map steps.
+    let mut options = opened.options.clone();
+    options.chat.n_ctx = 768;
+    let small = quire_app::Opened { library: Arc::clone(&opened.library), models: Arc::clone(&opened.models), options };
+    let q = Question {
+        text: "Summarize this document".into(),
+        filter: quire_core::SearchFilter { path_prefix: Some(guide_path.clone()), doc_ids: None },
+        ..Question::default()
+    };
+    let (answer, events) = ask(&small, q).await;
+    let answer = answer.expect("summary");
+    let steps = events.iter().filter(|e| matches!(e, AnswerEvent::Progress { .. })).count();
+    assert!(steps >= 2, "the document is summarized in parts: {events:?}");
+    assert!(answer.usage.completion_tokens > 0 && !answer.text.is_empty());
+    // The parts cover every chunk of the document, in order.
+    let chunks: Vec<u32> = answer.sources.iter().flat_map(|s| s.chunk_indexes.iter().copied()).collect();
+    let total = docs.iter().find(|d| d.path == guide_path).expect("guide").chunk_count;
+    assert_eq!(chunks, (0..total).collect::<Vec<_>>());
+    assert!(answer.sources.iter().all(|s| s.path == guide_path));
 }

@@ -47,6 +47,9 @@ pub enum BenchCommand {
         gen_tokens: u32,
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Text the prompt is made of (default: a paragraph about Debian, repeated).
+        #[arg(long)]
+        prompt_file: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -353,9 +356,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usize) -> Result<()> {
     match command {
-        BenchCommand::Ask { chat, prompt_tokens, gen_tokens, runs, json } => {
+        BenchCommand::Ask { chat, prompt_tokens, gen_tokens, runs, prompt_file, json } => {
             chat.apply(&mut options, threads);
-            let r = crate::bench_ask::bench_ask(options, *prompt_tokens, *gen_tokens, *runs).await?;
+            let r = crate::bench_ask::bench_ask(options, prompt_file.as_deref(), *prompt_tokens, *gen_tokens, *runs)
+                .await?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
             } else {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use quire_app::OpenOptions;
@@ -27,8 +27,7 @@ pub struct AskBench {
     pub prompt_tokens_per_s: f64,
     /// Median generation rate after the first token, tokens per second.
     pub generation_tokens_per_s: f64,
-    /// Follow-up question: first-token time with the instruction prefix (and earlier turn) cached, and with
-    /// an empty cache.
+    /// Follow-up question: first-token time with the instruction prefix cached, and with an empty cache.
     pub followup_cached_tokens: u32,
     pub followup_first_token_ms_cached: f64,
     pub followup_first_token_ms_cold: f64,
@@ -44,9 +43,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() { 0.0 } else { v[v.len() / 2] }
 }
 
-/// A user message whose prompt (with `system`) is `target` tokens long, give or take a few.
-async fn prompt_of(g: &LlamaGenerator, system: &str, target: u32, tail: &str) -> Result<Vec<ChatMessage>> {
-    let words: Vec<&str> = FILLER.split_whitespace().collect();
+/// A user message whose prompt (with `system`) is `target` tokens long, give or take a few, made of `text`.
+async fn prompt_of(g: &LlamaGenerator, text: &str, system: &str, target: u32, tail: &str) -> Result<Vec<ChatMessage>> {
+    let words: Vec<&str> = text.split_whitespace().collect();
     let build = |n: usize| {
         let body: Vec<&str> = words.iter().cycle().take(n).copied().collect();
         vec![
@@ -76,7 +75,20 @@ async fn generate(g: &LlamaGenerator, messages: Vec<ChatMessage>, max_tokens: u3
     Ok(g.generate(request, &AtomicBool::new(false), &mut |_| ()).await?)
 }
 
-pub async fn bench_ask(options: OpenOptions, prompt_tokens: u32, gen_tokens: u32, runs: usize) -> Result<AskBench> {
+pub async fn bench_ask(
+    options: OpenOptions,
+    prompt_file: Option<&std::path::Path>,
+    prompt_tokens: u32,
+    gen_tokens: u32,
+    runs: usize,
+) -> Result<AskBench> {
+    let text = match prompt_file {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+        None => FILLER.to_string(),
+    };
+    if text.split_whitespace().next().is_none() {
+        bail!("the prompt text is empty");
+    }
     let chat = options.chat_options()?;
     let worker = quire_llm::model_worker(&options.worker_program, None, &EmbedOptions::default());
     let g = LlamaGenerator::new(Arc::clone(&worker), chat.clone());
@@ -93,7 +105,7 @@ pub async fn bench_ask(options: OpenOptions, prompt_tokens: u32, gen_tokens: u32
     for run in 0..runs.max(1) + 1 {
         // A different first line per run: nothing is reused from the previous run's cache.
         let system = format!("Run {run}. You are a helpful writer.");
-        let messages = prompt_of(&g, &system, prompt_tokens, tail).await?;
+        let messages = prompt_of(&g, &text, &system, prompt_tokens, tail).await?;
         let out = generate(&g, messages, gen_tokens).await?;
         if run == 0 {
             continue; // warm-up: page the weights in
@@ -106,12 +118,26 @@ pub async fn bench_ask(options: OpenOptions, prompt_tokens: u32, gen_tokens: u32
         generated.push(out.usage.completion_tokens);
     }
 
-    // Follow-up: the same instructions and first turn, then a second question.
-    let first = prompt_of(&g, INSTRUCTIONS, prompt_tokens, "Question: What does the text say about upgrades?").await?;
-    let first_answer = generate(&g, first.clone(), 64).await?;
-    let mut followup = first.clone();
-    followup.push(ChatMessage::new(Role::Assistant, first_answer.text.trim()));
-    followup.push(ChatMessage::new(Role::User, "Question: And where do configuration files live?"));
+    // A follow-up as the answer pipeline builds it: the first prompt is [instructions, sources + question];
+    // the follow-up is [instructions, first question, first answer, new sources + new question]. Only the
+    // instructions are shared, and only they can come from the cache.
+    let q1 = "Question: What does the text say about upgrades?";
+    let first = prompt_of(&g, &text, INSTRUCTIONS, prompt_tokens, q1).await?;
+    let first_answer = generate(&g, first, 64).await?;
+    let rotated: String = {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let half = words.len() / 2;
+        words[half..].iter().chain(&words[..half]).copied().collect::<Vec<_>>().join(" ")
+    };
+    let second =
+        prompt_of(&g, &rotated, INSTRUCTIONS, prompt_tokens, "Question: And where do configuration files live?")
+            .await?;
+    let mut followup = vec![
+        ChatMessage::new(Role::System, INSTRUCTIONS),
+        ChatMessage::new(Role::User, q1),
+        ChatMessage::new(Role::Assistant, first_answer.text.trim()),
+    ];
+    followup.extend(second.into_iter().skip(1));
     let cached = generate(&g, followup.clone(), 1).await?;
     // Cold: evaluate an unrelated prompt first so nothing of the follow-up is cached.
     generate(&g, vec![ChatMessage::new(Role::User, "Hello.")], 1).await?;

@@ -272,17 +272,18 @@ impl Worker {
         let poll = Duration::from_millis(20);
         let mut waited = Duration::ZERO;
         loop {
+            // Checked before every wait, so a cancel reaches the worker even while lines stream in quickly.
+            if let Some(flag) = cancel
+                && flag.load(Ordering::Relaxed)
+                && !cancel_sent
+            {
+                cancel_sent = true;
+                let mut c = serde_json::to_string(&CancelLine { id, cancel: true }).unwrap_or_default();
+                c.push('\n');
+                let _ = running.send(&c).await;
+            }
             let text = match tokio::time::timeout(poll, rx.recv()).await {
                 Err(_) => {
-                    if let Some(flag) = cancel
-                        && flag.load(Ordering::Relaxed)
-                        && !cancel_sent
-                    {
-                        cancel_sent = true;
-                        let mut c = serde_json::to_string(&CancelLine { id, cancel: true }).unwrap_or_default();
-                        c.push('\n');
-                        let _ = running.send(&c).await;
-                    }
                     waited += poll;
                     if waited >= idle_timeout {
                         running.unregister(id);
