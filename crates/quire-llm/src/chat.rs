@@ -23,6 +23,9 @@ use quire_core::{ChatMessage, GenEvent, GenerateRequest, Generation, GeneratorIn
 use crate::engine::{backend, model_id, threads};
 use crate::protocol::{ChatOptions, KvType, ModelReply, ModelRequest};
 
+/// The longest a generated piece waits before it is streamed (about 30 updates a second).
+const STREAM_INTERVAL: std::time::Duration = std::time::Duration::from_millis(33);
+
 /// The chat lane: loads the model on first use and again when the options change.
 #[derive(Default)]
 pub struct ChatLane {
@@ -301,6 +304,10 @@ fn run(
     let mut pending: Vec<u8> = Vec::new();
     let mut logits_at = batch.n_tokens() - 1;
     let mut first_token_at: Option<Instant> = None;
+    // Text not yet sent: pieces are sent together at most every STREAM_INTERVAL (the first one at once), so
+    // the parent is not woken for every token while llama.cpp's threads want every core.
+    let mut unsent = String::new();
+    let mut sent_at = Instant::now();
     let stop = loop {
         if usage.completion_tokens >= s.max_tokens {
             break StopReason::MaxTokens;
@@ -322,7 +329,11 @@ fn run(
         }
         if !piece.is_empty() {
             text.push_str(&piece);
-            responder.event(&GenEvent::Token { text: piece });
+            unsent.push_str(&piece);
+            if usage.completion_tokens == 1 || sent_at.elapsed() >= STREAM_INTERVAL {
+                responder.event(&GenEvent::Token { text: std::mem::take(&mut unsent) });
+                sent_at = Instant::now();
+            }
         }
         if request.repetition_guard && guard.push(token.0) {
             break StopReason::Repetition;
@@ -342,7 +353,10 @@ fn run(
     if !pending.is_empty() {
         let tail = String::from_utf8_lossy(&pending).into_owned();
         text.push_str(&tail);
-        responder.event(&GenEvent::Token { text: tail });
+        unsent.push_str(&tail);
+    }
+    if !unsent.is_empty() {
+        responder.event(&GenEvent::Token { text: unsent });
     }
     if let Some(t) = first_token_at {
         timings.generation_ms = t.elapsed().as_secs_f64() * 1000.0;
