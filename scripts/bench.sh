@@ -6,7 +6,7 @@
 # Stages: ingest (Quire vs LangChain, alternating, twice), embed (Quire vs llama.cpp's own benchmark on the
 # same texts, alternating, twice), search (10k and 100k chunks), eval (faq-eval-en: Quire's three modes and the
 # reference retrievers), ask (the chat model: time to first token and tokens/s vs a llama.cpp driver on the same
-# model, prompt length and threads, alternating, twice; follow-up with the cached prefix; ROUGE-L of answers on
+# model, prompt length and threads, alternating, four times; follow-up with the cached prefix; ROUGE-L of answers on
 # tests/data/faq-answers-en.jsonl). Results: $QUIRE_CACHE/bench/<time>/ (JSON per run, summary.md).
 # Env: THREADS (2), PEER (../shared/bench-peer), QUIRE_BENCH_CACHE (~/.cache/quire-bench).
 set -euo pipefail
@@ -84,7 +84,7 @@ if has ask; then
   GEN="$(bash bench/llama_gen/build.sh | tail -1)"
   PROMPT="$(bash bench/llama_gen/build.sh --prompt | tail -1)"
   CHAT="$QUIRE_MODELS_DIR/SmolLM2-135M-Instruct.Q4_1.gguf"
-  for run in 1 2; do
+  for run in 1 2 3 4; do
     stamp "ask $run: Quire"
     "$Q" --threads "$THREADS" bench ask --prompt-file "$PROMPT" --prompt-tokens 512 --gen-tokens 128 --runs 5 \
       --json > "$OUT/quire_ask.$run.json"
