@@ -210,3 +210,50 @@ fn ask_follow_up_conversations_and_answer_eval() {
     assert!((mean - per.iter().sum::<f64>() / 2.0).abs() < 1e-9);
     assert!(per.iter().all(|f| (0.0..=1.0).contains(f)));
 }
+
+#[test]
+fn ask_within_a_collection_or_a_path_uses_only_those_documents() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let work = tmp.path().join("work");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    std::fs::write(
+        work.join("backup.md"),
+        "# Work backups\n\nThe office backup runs every night with rsync to the NAS.",
+    )
+    .expect("write");
+    std::fs::write(
+        home.join("backup.md"),
+        "# Home backups\n\nThe home backup runs on Sundays with borg to a USB disk.",
+    )
+    .expect("write");
+    let data = tmp.path().join("data");
+    assert!(quire(&data).arg("ingest").arg(&work).arg(&home).status().expect("ingest").success());
+    assert!(quire(&data).args(["collections", "add", "job"]).arg(&work).status().expect("add").success());
+    let listed = quire(&data).args(["collections", "list"]).output().expect("list");
+    assert!(String::from_utf8_lossy(&listed.stdout).starts_with("job: "));
+    let chat = crate::support::model(crate::answer::CHAT_MODEL);
+    let sources_of = |scope: &[&str]| -> Vec<String> {
+        let mut cmd = quire(&data);
+        cmd.args(["--threads", "2", "ask", "--json", "--max-tokens", "8", "--model"]).arg(&chat);
+        cmd.arg("When does the backup run?").args(scope);
+        let events = json_lines(&cmd.output().expect("ask"));
+        let done = events.last().expect("done");
+        done["answer"]["sources"]
+            .as_array()
+            .expect("sources")
+            .iter()
+            .map(|s| s["path"].as_str().expect("path").to_string())
+            .collect()
+    };
+    let everywhere = sources_of(&[]);
+    assert!(everywhere.iter().any(|p| p.contains("/home/")) && everywhere.iter().any(|p| p.contains("/work/")));
+    let in_job = sources_of(&["--collection", "job"]);
+    assert!(!in_job.is_empty() && in_job.iter().all(|p| p.contains("/work/")), "{in_job:?}");
+    let in_home = sources_of(&["--in", home.to_str().expect("utf-8 path")]);
+    assert!(!in_home.is_empty() && in_home.iter().all(|p| p.contains("/home/")), "{in_home:?}");
+    let unknown = quire(&data).args(["ask", "x", "--collection", "nope"]).output().expect("ask");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("there is no collection \"nope\""));
+}

@@ -318,15 +318,7 @@ fn print_sources(answer: &Answer) {
 
 fn print_citation_list(citations: &[Citation]) {
     for c in citations {
-        let name = c.title.clone().unwrap_or_else(|| {
-            Path::new(&c.path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-        });
-        let pages = match (c.page_start, c.page_end) {
-            (Some(a), Some(b)) if a != b => format!(", pp. {a}–{b}"),
-            (Some(a), _) => format!(", p. {a}"),
-            _ => String::new(),
-        };
-        println!("  [{}] {name} — {}{pages}", c.n, c.path);
+        println!("  {}", c.line());
     }
 }
 

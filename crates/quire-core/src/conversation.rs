@@ -309,7 +309,7 @@ impl ConversationStore {
             if m.role == Role::Assistant && !m.citations.is_empty() {
                 out.push_str("\nSources:\n\n");
                 for cit in &m.citations {
-                    out.push_str(&format!("- {}\n", source_line(cit)));
+                    out.push_str(&format!("- {}\n", cit.line()));
                 }
             }
             if let Some(notice) = m.notice.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
@@ -318,19 +318,6 @@ impl ConversationStore {
         }
         out
     }
-}
-
-/// `[n] title-or-file-name — path, p. 12` (or `pp. 12–14`; no pages for formats without them).
-fn source_line(cit: &Citation) -> String {
-    let name = cit.title.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).unwrap_or_else(|| {
-        Path::new(&cit.path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| cit.path.clone())
-    });
-    let pages = match (cit.page_start, cit.page_end) {
-        (Some(a), Some(b)) if b > a => format!(", pp. {a}–{b}"),
-        (Some(a), _) => format!(", p. {a}"),
-        _ => String::new(),
-    };
-    format!("[{}] {name} — {}{pages}", cit.n, cit.path)
 }
 
 #[cfg(test)]

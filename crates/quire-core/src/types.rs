@@ -252,6 +252,23 @@ pub struct Citation {
 }
 
 impl Citation {
+    /// `[n] title-or-file-name — path, p. 12` (or `pp. 12–14`; no pages for formats without them).
+    pub fn line(&self) -> String {
+        let name =
+            self.title.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).unwrap_or_else(|| {
+                std::path::Path::new(&self.path)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| self.path.clone())
+            });
+        let pages = match (self.page_start, self.page_end) {
+            (Some(a), Some(b)) if b > a => format!(", pp. {a}–{b}"),
+            (Some(a), _) => format!(", p. {a}"),
+            _ => String::new(),
+        };
+        format!("[{}] {name} — {}{pages}", self.n, self.path)
+    }
+
     pub fn of(source: &Source) -> Citation {
         Citation {
             n: source.n,
