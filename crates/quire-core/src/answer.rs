@@ -583,18 +583,7 @@ impl Answerer {
             }
             on_event(AnswerEvent::Progress { message: format!("summarizing part {} of {}", i + 1, sources.len()) });
             let text = self.truncate_to(&part.text, part_budget).await?;
-            let request = GenerateRequest {
-                messages: vec![
-                    ChatMessage::new(Role::System, MAP_INSTRUCTIONS),
-                    ChatMessage::new(
-                        Role::User,
-                        format!("<part>\n{}\n</part>\n\nKey points of this part:", escape(&text)),
-                    ),
-                ],
-                sampling: SamplingParams { max_tokens: map_answer, ..self.options.sampling.clone() },
-                repetition_guard: true,
-            };
-            let g = self.generator.generate(request, cancel, &mut |_| ()).await?;
+            let g = self.summarize_part(&text, map_answer, cancel).await?;
             add_usage(&mut usage, &mut timings, &g);
             if g.stop == StopReason::Cancelled {
                 return Err(Error::Cancelled);
@@ -628,23 +617,22 @@ impl Answerer {
                     continue;
                 }
                 let joined = format!("{}\n\n{}", pair[0].text, pair[1].text);
-                let request = GenerateRequest {
-                    messages: vec![
-                        ChatMessage::new(Role::System, MAP_INSTRUCTIONS),
-                        ChatMessage::new(
-                            Role::User,
-                            format!("<part>\n{}\n</part>\n\nKey points of this part:", escape(&joined)),
-                        ),
-                    ],
-                    sampling: SamplingParams { max_tokens: map_answer, ..self.options.sampling.clone() },
-                    repetition_guard: true,
-                };
-                let g = self.generator.generate(request, cancel, &mut |_| ()).await?;
+                let g = self.summarize_part(&joined, map_answer, cancel).await?;
                 add_usage(&mut usage, &mut timings, &g);
                 merged.push(Source { text: g.text.trim().to_string(), ..pair[0].clone() });
             }
             summaries = merged;
         }
+    }
+
+    /// The map step: the key points of one part, in at most `max_tokens`.
+    async fn summarize_part(&self, text: &str, max_tokens: u32, cancel: &AtomicBool) -> Result<Generation> {
+        let request = GenerateRequest {
+            messages: map_messages(text),
+            sampling: SamplingParams { max_tokens, ..self.options.sampling.clone() },
+            repetition_guard: true,
+        };
+        self.generator.generate(request, cancel, &mut |_| ()).await
     }
 
     /// Cuts `text` to about `budget` tokens of the chat model (for a single piece larger than a part).
