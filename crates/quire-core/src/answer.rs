@@ -207,14 +207,6 @@ impl Answerer {
         Answerer { library, generator, reranker, options }
     }
 
-    pub fn options(&self) -> &AnswerOptions {
-        &self.options
-    }
-
-    pub fn generator(&self) -> &Arc<dyn Generator> {
-        &self.generator
-    }
-
     /// Answers a question, streaming events to `on_event`. Setting `cancel` stops the answer at the next token
     /// (the answer so far is returned, marked cancelled).
     pub async fn ask(
@@ -230,7 +222,9 @@ impl Answerer {
         }
         let info = self.generator.info().await?;
 
-        let scoped_docs = self.scoped_documents(&question.filter).await?;
+        // The library's documents, read once: the scope and the sources' titles both come from them.
+        let docs = self.library.documents().await?;
+        let scoped_docs = scoped_documents(&docs, &question.filter);
         if is_aggregate_request(text) && !scoped_docs.is_empty() && scoped_docs.len() <= 5 {
             return self.summarize(question, &scoped_docs, cancel, on_event, started).await;
         }
@@ -299,7 +293,7 @@ impl Answerer {
         };
         on_event(AnswerEvent::Rerank(status));
 
-        let titles = self.titles().await?;
+        let titles: HashMap<String, Option<String>> = docs.into_iter().map(|d| (d.id, d.title)).collect();
         let mut sources = merge_adjacent(&hits, &titles);
         let beyond = sources.len().saturating_sub(self.options.max_sources);
         sources.truncate(self.options.max_sources);
@@ -372,24 +366,6 @@ impl Answerer {
             timings: generation.timings,
             total_ms: started.elapsed().as_secs_f64() * 1000.0,
         }
-    }
-
-    /// The documents a filter restricts retrieval to (empty when it does not restrict).
-    async fn scoped_documents(&self, filter: &SearchFilter) -> Result<Vec<DocumentRecord>> {
-        if filter.path_prefix.is_none() && filter.doc_ids.is_none() {
-            return Ok(Vec::new());
-        }
-        let docs = self.library.documents().await?;
-        Ok(docs
-            .into_iter()
-            .filter(|d| d.status == DocStatus::Indexed)
-            .filter(|d| filter.path_prefix.as_ref().is_none_or(|p| d.path.starts_with(p.as_str())))
-            .filter(|d| filter.doc_ids.as_ref().is_none_or(|ids| ids.contains(&d.id)))
-            .collect())
-    }
-
-    async fn titles(&self) -> Result<HashMap<String, Option<String>>> {
-        Ok(self.library.documents().await?.into_iter().map(|d| (d.id, d.title)).collect())
     }
 
     /// The follow-up question as a standalone query. The prompt starts with the standing instructions, so
@@ -656,6 +632,19 @@ fn map_messages(text: &str) -> Vec<ChatMessage> {
             format!("{MAP_INSTRUCTIONS}\n\n<part>\n{}\n</part>\n\nKey points of this part:", escape(text)),
         ),
     ]
+}
+
+/// The indexed documents a filter restricts retrieval to (empty when it does not restrict).
+fn scoped_documents(docs: &[DocumentRecord], filter: &SearchFilter) -> Vec<DocumentRecord> {
+    if filter.path_prefix.is_none() && filter.doc_ids.is_none() {
+        return Vec::new();
+    }
+    docs.iter()
+        .filter(|d| d.status == DocStatus::Indexed)
+        .filter(|d| filter.path_prefix.as_ref().is_none_or(|p| d.path.starts_with(p.as_str())))
+        .filter(|d| filter.doc_ids.as_ref().is_none_or(|ids| ids.contains(&d.id)))
+        .cloned()
+        .collect()
 }
 
 fn add_usage(usage: &mut Usage, timings: &mut Timings, g: &Generation) {

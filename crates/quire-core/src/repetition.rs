@@ -70,12 +70,6 @@ impl RepetitionGuard {
         }
         tripped
     }
-
-    /// Forgets the tokens seen so far, for a new generation.
-    pub fn reset(&mut self) {
-        self.recent.clear();
-        self.runs.iter_mut().for_each(|r| *r = 0);
-    }
 }
 
 #[cfg(test)]
@@ -178,15 +172,6 @@ mod tests {
         assert!(g.push(5));
         assert!(g.push(5), "keeps tripping while the loop goes on");
         assert!(!g.push(9));
-    }
-
-    #[test]
-    fn reset_forgets_history() {
-        let mut g = RepetitionGuard::default();
-        assert_eq!(first_trip(&mut g, &[4; 31]), None);
-        g.reset();
-        assert_eq!(first_trip(&mut g, &[4; 31]), None);
-        assert!(g.push(4));
     }
 
     #[test]

@@ -31,10 +31,6 @@ impl LlamaGenerator {
         LlamaGenerator { worker, options, info: Mutex::new(None) }
     }
 
-    pub fn options(&self) -> &ChatOptions {
-        &self.options
-    }
-
     /// The model worker process, for supervision and tests.
     pub fn worker(&self) -> &Arc<Worker> {
         &self.worker
