@@ -2,7 +2,38 @@
 
 /// Every command in `generate_handler!` (lib.rs). Tauri generates an `allow-<command>` permission for each;
 /// a window may call only the commands its capability grants (capabilities/default.json).
-const COMMANDS: &[&str] = &["app_info"];
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "choose_files",
+    "choose_folder",
+    "choose_save_path",
+    "library_overview",
+    "import_paths",
+    "cancel_imports",
+    "reindex_document",
+    "remove_document",
+    "open_document",
+    "reveal_document",
+    "document_view",
+    "search_library",
+    "set_collection",
+    "remove_collection",
+    "list_conversations",
+    "get_conversation",
+    "create_conversation",
+    "rename_conversation",
+    "set_conversation_scope",
+    "delete_conversation",
+    "export_conversation",
+    "ask",
+    "cancel_answer",
+    "list_models",
+    "load_model",
+    "unload_model",
+    "set_default_model",
+    "get_settings",
+    "save_settings",
+];
 
 fn main() {
     // The app's sources live in src-tauri/ while its manifest and tauri.conf.json sit at the repository root.

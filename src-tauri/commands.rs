@@ -1,16 +1,30 @@
 //! The commands the UI can call, one small function each: read the request, ask the core or the state,
 //! return a serialisable answer or an [`Error`](crate::error::Error). Each one is registered in
 //! `lib.rs` (`generate_handler!`), granted in `build.rs` (`COMMANDS`) and `capabilities/default.json`,
-//! and wrapped in `ui/src/lib/ipc/commands.ts`.
+//! and wrapped in `ui/src/lib/ipc/commands.ts`. What crosses the boundary is serialised as serde writes it
+//! (snake_case fields); `ui/src/lib/ipc/types.ts` mirrors every shape.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use quire_core::answer::AnswerEvent;
+use quire_core::collections::Collections;
+use quire_core::conversation::{Conversation, ConversationStore, ConversationSummary, Scope};
+use quire_core::settings::Settings;
+use quire_core::{Chunk, DocumentRecord, Generator, Hit, LibraryStats, SearchFilter, SearchMode};
+use quire_llm::LlamaGenerator;
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_opener::OpenerExt;
 
-use crate::state::AppState;
+use crate::error::{Error, Result};
+use crate::imports::{self, Batch};
+use crate::state::{AppState, lock};
 
 /// What the app knows about itself (mirrored by `AppInfo` in `ui/src/lib/ipc/types.ts`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
 pub struct AppInfo {
     /// The product name from tauri.conf.json: "Quire".
     pub name: String,
@@ -29,4 +43,395 @@ pub fn app_info<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Ap
         version: package.version.to_string(),
         data_dir: state.data_dir().to_string_lossy().into_owned(),
     }
+}
+
+// Native dialogs ------------------------------------------------------------------------------------------
+
+fn into_paths(picked: Vec<tauri_plugin_dialog::FilePath>) -> Vec<String> {
+    picked.into_iter().filter_map(|p| p.into_path().ok()).map(|p| p.display().to_string()).collect()
+}
+
+fn dialog_closed() -> Error {
+    Error::Internal("The file dialog closed unexpectedly; please try again.".into())
+}
+
+/// The system's file picker; [] when cancelled.
+#[tauri::command]
+pub async fn choose_files<R: Runtime>(app: AppHandle<R>) -> Result<Vec<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog().file().set_title("Add files to the library").pick_files(move |picked| {
+        let _ = tx.send(picked.map(into_paths).unwrap_or_default());
+    });
+    rx.await.map_err(|_| dialog_closed())
+}
+
+/// The system's folder picker; None when cancelled.
+#[tauri::command]
+pub async fn choose_folder<R: Runtime>(app: AppHandle<R>) -> Result<Option<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog().file().set_title("Add a folder to the library").pick_folder(move |picked| {
+        let _ = tx.send(picked.map(|p| into_paths(vec![p])).and_then(|p| p.into_iter().next()));
+    });
+    rx.await.map_err(|_| dialog_closed())
+}
+
+/// The system's save dialog, starting with `file_name`; None when cancelled.
+#[tauri::command]
+pub async fn choose_save_path<R: Runtime>(app: AppHandle<R>, file_name: String) -> Result<Option<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog().file().set_file_name(file_name).save_file(move |picked| {
+        let _ = tx.send(picked.map(|p| into_paths(vec![p])).and_then(|p| p.into_iter().next()));
+    });
+    rx.await.map_err(|_| dialog_closed())
+}
+
+// Library -------------------------------------------------------------------------------------------------
+
+/// Everything the library screen shows at once.
+#[derive(Debug, Clone, Serialize)]
+pub struct LibraryOverview {
+    pub stats: LibraryStats,
+    pub documents: Vec<DocumentRecord>,
+    pub collections: BTreeMap<String, Vec<String>>,
+}
+
+#[tauri::command]
+pub async fn library_overview(state: State<'_, AppState>) -> Result<LibraryOverview> {
+    let core = state.core().await?;
+    Ok(LibraryOverview {
+        stats: core.library.stats().await?,
+        documents: core.library.documents().await?,
+        collections: Collections::load(state.data_dir())?.collections,
+    })
+}
+
+fn non_empty(paths: Vec<String>) -> Result<Vec<PathBuf>> {
+    if paths.is_empty() {
+        return Err(Error::InvalidInput("Nothing to import: no files or folders were given.".into()));
+    }
+    Ok(paths.into_iter().map(PathBuf::from).collect())
+}
+
+/// Queues files and folders for import (into `collection` when given); returns the batch number.
+#[tauri::command]
+pub fn import_paths<R: Runtime>(app: AppHandle<R>, paths: Vec<String>, collection: Option<String>) -> Result<u64> {
+    let paths = non_empty(paths)?;
+    Ok(imports::enqueue(&app, Batch { paths, force: false, collection }))
+}
+
+/// Stops the running import after its current document and drops the queued ones.
+#[tauri::command]
+pub fn cancel_imports(state: State<'_, AppState>) {
+    imports::cancel_all(&state);
+}
+
+/// The library's record of `path`, or an error saying it is not in the library.
+async fn document(state: &AppState, path: &str) -> Result<DocumentRecord> {
+    let core = state.core().await?;
+    core.library
+        .store()
+        .document_by_path(path)
+        .await?
+        .ok_or_else(|| Error::InvalidInput(format!("{path} is not in the library.")))
+}
+
+/// Indexes a document again, even if unchanged.
+#[tauri::command]
+pub async fn reindex_document<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, path: String) -> Result<u64> {
+    let doc = document(&state, &path).await?;
+    Ok(imports::enqueue(&app, Batch { paths: vec![PathBuf::from(doc.path)], force: true, collection: None }))
+}
+
+/// Removes a document from the library (the file is not touched).
+#[tauri::command]
+pub async fn remove_document(state: State<'_, AppState>, path: String) -> Result<()> {
+    let doc = document(&state, &path).await?;
+    state.core().await?.library.store().remove_document(&doc.id).await?;
+    Ok(())
+}
+
+/// Opens a library document in the system's default app.
+#[tauri::command]
+pub async fn open_document<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, path: String) -> Result<()> {
+    let doc = document(&state, &path).await?;
+    app.opener()
+        .open_path(doc.path.clone(), None::<&str>)
+        .map_err(|e| Error::Internal(format!("{} could not be opened: {e}", doc.path)))
+}
+
+/// Shows a library document in the system's file manager.
+#[tauri::command]
+pub async fn reveal_document<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, path: String) -> Result<()> {
+    let doc = document(&state, &path).await?;
+    app.opener()
+        .reveal_item_in_dir(&doc.path)
+        .map_err(|e| Error::Internal(format!("{} could not be shown in its folder: {e}", doc.path)))
+}
+
+/// A document's text, chunk by chunk in reading order, for the source viewer.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentView {
+    pub document: DocumentRecord,
+    pub chunks: Vec<Chunk>,
+}
+
+#[tauri::command]
+pub async fn document_view(state: State<'_, AppState>, path: String) -> Result<DocumentView> {
+    let (document, chunks) = state.core().await?.library.document_chunks(&path).await?;
+    Ok(DocumentView { document, chunks })
+}
+
+/// Hybrid search over the library: the best `k` chunks (1 to 100).
+#[tauri::command]
+pub async fn search_library(state: State<'_, AppState>, query: String, k: usize) -> Result<Vec<Hit>> {
+    if query.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let k = k.clamp(1, 100);
+    let core = state.core().await?;
+    Ok(core.library.search(&query, k, SearchMode::Hybrid, &SearchFilter::default()).await?)
+}
+
+/// Creates or replaces a collection.
+#[tauri::command]
+pub fn set_collection(state: State<'_, AppState>, name: String, paths: Vec<String>) -> Result<()> {
+    let mut collections = Collections::load(state.data_dir())?;
+    collections.remove(&name);
+    collections.add(&name, &paths.into_iter().map(PathBuf::from).collect::<Vec<_>>())?;
+    collections.save()?;
+    Ok(())
+}
+
+#[tauri::command]
+pub fn remove_collection(state: State<'_, AppState>, name: String) -> Result<()> {
+    let mut collections = Collections::load(state.data_dir())?;
+    if !collections.remove(&name) {
+        return Err(Error::InvalidInput(format!("There is no collection named {name:?}.")));
+    }
+    collections.save()?;
+    Ok(())
+}
+
+// Conversations -------------------------------------------------------------------------------------------
+
+fn conversations(state: &AppState) -> Result<ConversationStore> {
+    Ok(ConversationStore::open(&state.data_dir().join("conversations"))?)
+}
+
+#[tauri::command]
+pub fn list_conversations(state: State<'_, AppState>) -> Result<Vec<ConversationSummary>> {
+    Ok(conversations(&state)?.list()?)
+}
+
+#[tauri::command]
+pub fn get_conversation(state: State<'_, AppState>, id: String) -> Result<Conversation> {
+    Ok(conversations(&state)?.get(&id)?)
+}
+
+#[tauri::command]
+pub fn create_conversation(state: State<'_, AppState>, title: String, scope: Scope) -> Result<Conversation> {
+    Ok(conversations(&state)?.create_in(&title, scope)?)
+}
+
+#[tauri::command]
+pub fn rename_conversation(state: State<'_, AppState>, id: String, title: String) -> Result<Conversation> {
+    Ok(conversations(&state)?.rename(&id, &title)?)
+}
+
+#[tauri::command]
+pub fn set_conversation_scope(state: State<'_, AppState>, id: String, scope: Scope) -> Result<Conversation> {
+    Ok(conversations(&state)?.set_scope(&id, scope)?)
+}
+
+#[tauri::command]
+pub fn delete_conversation(state: State<'_, AppState>, id: String) -> Result<()> {
+    Ok(conversations(&state)?.delete(&id)?)
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Markdown,
+    Json,
+}
+
+/// Writes a conversation to `path` (chosen by the user in the save dialog).
+#[tauri::command]
+pub fn export_conversation(state: State<'_, AppState>, id: String, format: ExportFormat, path: String) -> Result<()> {
+    let conversation = conversations(&state)?.get(&id)?;
+    let text = match format {
+        ExportFormat::Markdown => ConversationStore::export_markdown(&conversation),
+        ExportFormat::Json => ConversationStore::export_json(&conversation)?,
+    };
+    std::fs::write(&path, text).map_err(|e| Error::Core(quire_core::Error::io(&path, e)))
+}
+
+/// A question in a conversation.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AskRequest {
+    /// Chosen by the UI, so that it can stop this answer (`cancel_answer`).
+    pub request_id: String,
+    pub conversation_id: String,
+    pub question: String,
+    /// Ask the conversation's last question again and replace its answer.
+    #[serde(default)]
+    pub regenerate: bool,
+}
+
+/// Answers a question, streaming its steps and tokens on `on_event`, and returns the conversation as saved.
+#[tauri::command]
+pub async fn ask(
+    state: State<'_, AppState>,
+    request: AskRequest,
+    on_event: Channel<AnswerEvent>,
+) -> Result<Conversation> {
+    let cancel = state.start_answer(&request.request_id)?;
+    let result = async {
+        let core = state.core().await?;
+        let mut forward = |event: AnswerEvent| {
+            if let Err(error) = on_event.send(event) {
+                // The window that asked is gone: nobody reads this answer any more.
+                tracing::warn!(%error, "the answer's window stopped listening; stopping the answer");
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        };
+        let (conversation, answer) =
+            core.ask_in(&request.conversation_id, &request.question, request.regenerate, &cancel, &mut forward).await?;
+        if !answer.not_in_library {
+            *lock(&state.loaded_chat) = Some(core.options.chat_options()?.model);
+        }
+        Ok(conversation)
+    }
+    .await;
+    state.finish_answer(&request.request_id);
+    result
+}
+
+/// Stops the answer `request_id` at its next token (nothing happens when it has already finished).
+#[tauri::command]
+pub fn cancel_answer(state: State<'_, AppState>, request_id: String) {
+    if !state.cancel_answer(&request_id) {
+        tracing::debug!(%request_id, "cancel for an answer that is not running");
+    }
+}
+
+// Models and settings -------------------------------------------------------------------------------------
+
+/// An installed model, as the models screen shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstalledModel {
+    #[serde(flatten)]
+    pub model: quire_models::InstalledModel,
+    pub is_default: bool,
+    pub loaded: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelList {
+    pub dir: String,
+    pub models: Vec<InstalledModel>,
+    pub broken: Vec<quire_models::BrokenModel>,
+}
+
+/// The GGUF models in the models folder, with their metadata, which ones the settings choose and which are
+/// in memory.
+#[tauri::command]
+pub async fn list_models(state: State<'_, AppState>) -> Result<ModelList> {
+    let dir = quire_models::models_dir();
+    let (models, broken) = quire_models::installed_in(&dir).map_err(|e| Error::Internal(e.to_string()))?;
+    let options = state.options()?;
+    let chat = options.chat_options().ok().map(|c| c.model);
+    let embedding = options.embed_model_path().ok();
+    let reranker = options.rerank_model_path();
+    let library_open = state.core_if_open().await.is_some();
+    let loaded_chat = lock(&state.loaded_chat).clone();
+    let models = models
+        .into_iter()
+        .map(|model| {
+            let path = Some(model.path.clone());
+            let (is_default, loaded) = match model.role {
+                quire_models::ModelRole::Chat => (path == chat, path == loaded_chat),
+                quire_models::ModelRole::Embedding => (path == embedding, path == embedding && library_open),
+                quire_models::ModelRole::Reranker => (path == reranker, false),
+            };
+            InstalledModel { model, is_default, loaded }
+        })
+        .collect();
+    Ok(ModelList { dir: dir.display().to_string(), models, broken })
+}
+
+/// Loads a chat model into memory now, with the runtime settings.
+#[tauri::command]
+pub async fn load_model(state: State<'_, AppState>, path: String) -> Result<()> {
+    let core = state.core().await?;
+    let mut chat = core.options.chat_options()?;
+    chat.model = PathBuf::from(&path);
+    LlamaGenerator::new(std::sync::Arc::clone(&core.models), chat).info().await?;
+    *lock(&state.loaded_chat) = Some(PathBuf::from(path));
+    Ok(())
+}
+
+/// Frees the chat model's memory; the next question loads it again.
+#[tauri::command]
+pub async fn unload_model(state: State<'_, AppState>) -> Result<()> {
+    if let Some(core) = state.core_if_open().await {
+        LlamaGenerator::unload(&core.models).await?;
+    }
+    *lock(&state.loaded_chat) = None;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelRole {
+    Chat,
+    Embedding,
+    Reranker,
+}
+
+/// Makes `path` the model for `role` and saves the settings; returns them.
+#[tauri::command]
+pub async fn set_default_model(state: State<'_, AppState>, role: ModelRole, path: String) -> Result<Settings> {
+    let mut settings = state.settings();
+    let path = Some(PathBuf::from(path));
+    match role {
+        ModelRole::Chat => settings.models.chat = path,
+        ModelRole::Embedding => settings.models.embedding = path,
+        ModelRole::Reranker => settings.models.reranker = path,
+    }
+    state.save_settings(settings.clone()).await?;
+    Ok(settings)
+}
+
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> Result<Settings> {
+    // The saved file, so that a damaged one is reported rather than hidden behind the defaults in memory.
+    Settings::load(state.data_dir())?;
+    Ok(state.settings())
+}
+
+/// What `save_settings` saved, and whether the library is being re-indexed for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SavedSettings {
+    pub settings: Settings,
+    pub reindexing: bool,
+}
+
+/// Validates and saves the settings. A change of chunking re-indexes every document in the background.
+#[tauri::command]
+pub async fn save_settings<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Result<SavedSettings> {
+    let previous = state.save_settings(settings.clone()).await?;
+    let reindexing = previous.rechunks(&settings);
+    if reindexing {
+        let documents = state.core().await?.library.documents().await?;
+        let paths: Vec<PathBuf> = documents.into_iter().map(|d| PathBuf::from(d.path)).collect();
+        if !paths.is_empty() {
+            imports::enqueue(&app, Batch { paths, force: true, collection: None });
+        }
+    }
+    Ok(SavedSettings { settings, reindexing })
 }

@@ -12,6 +12,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod imports;
 pub mod state;
 
 pub use error::{Error, Result};
@@ -36,7 +37,45 @@ pub fn run() {
 /// A new command goes in `generate_handler!` here, in `COMMANDS` in build.rs (which generates its
 /// `allow-…` permission) and in `capabilities/default.json`.
 pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
-    builder.manage(state).invoke_handler(tauri::generate_handler![commands::app_info])
+    use commands::*;
+    builder
+        // Used from Rust only (the file dialogs and "open"/"show in folder" commands); the window is granted
+        // none of these plugins' own commands.
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            app_info,
+            choose_files,
+            choose_folder,
+            choose_save_path,
+            library_overview,
+            import_paths,
+            cancel_imports,
+            reindex_document,
+            remove_document,
+            open_document,
+            reveal_document,
+            document_view,
+            search_library,
+            set_collection,
+            remove_collection,
+            list_conversations,
+            get_conversation,
+            create_conversation,
+            rename_conversation,
+            set_conversation_scope,
+            delete_conversation,
+            export_conversation,
+            ask,
+            cancel_answer,
+            list_models,
+            load_model,
+            unload_model,
+            set_default_model,
+            get_settings,
+            save_settings,
+        ])
 }
 
 /// The app's compiled configuration: tauri.conf.json, the capabilities, the icons and (in a release build)

@@ -1,21 +1,135 @@
-//! What the shell keeps for the app's lifetime, shared by every command through [`tauri::State`].
+//! What the shell keeps for the app's lifetime, shared by every command through [`tauri::State`]: the data
+//! folder, the user's settings, the open library (opened on first use), the import queue and the answers
+//! in flight.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use quire_app::{OpenOptions, Opened};
+use quire_core::settings::Settings;
+
+use crate::error::{Error, Result};
 
 /// The shell's managed state.
-#[derive(Debug, Clone)]
 pub struct AppState {
     data_dir: PathBuf,
+    settings: Mutex<Settings>,
+    /// The library and its model worker, opened by the first command that needs them; dropped (and opened
+    /// again) when settings change how it is built.
+    core: tokio::sync::Mutex<Option<Opened>>,
+    /// Imports run one batch at a time, in the order they were queued (tokio's mutex is fair).
+    pub(crate) import_lock: tokio::sync::Mutex<()>,
+    /// Numbers batches; a batch queued before the last "cancel" does not run.
+    pub(crate) batches: AtomicU64,
+    pub(crate) cancelled_before: AtomicU64,
+    /// The cancel flag of the batch running now.
+    pub(crate) running_import: Mutex<Option<Arc<AtomicBool>>>,
+    /// Cancel flags of the answers being written, by the request id the UI gave.
+    answers: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    /// The chat model the worker holds, as far as the shell knows.
+    pub(crate) loaded_chat: Mutex<Option<PathBuf>>,
+}
+
+/// Locks a std mutex; a panic while it was held does not make the state unusable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl AppState {
-    /// The state of an app whose library lives in `data_dir`.
+    /// The state of an app whose library lives in `data_dir`, with the settings saved there (the defaults
+    /// when there are none or they cannot be read; the error is logged and shown by the settings screen).
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
-        Self { data_dir: data_dir.into() }
+        let data_dir = data_dir.into();
+        let settings = Settings::load(&data_dir).unwrap_or_else(|error| {
+            tracing::warn!(%error, "using the default settings");
+            Settings::default()
+        });
+        Self {
+            data_dir,
+            settings: Mutex::new(settings),
+            core: tokio::sync::Mutex::new(None),
+            import_lock: tokio::sync::Mutex::new(()),
+            batches: AtomicU64::new(0),
+            cancelled_before: AtomicU64::new(0),
+            running_import: Mutex::new(None),
+            answers: Mutex::new(HashMap::new()),
+            loaded_chat: Mutex::new(None),
+        }
     }
 
     /// The folder that holds the library, its indexes and settings.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    pub fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
+    }
+
+    /// Validates and saves the settings; returns the previous ones. A change to the models or the chunking
+    /// closes the library, so that the next command opens it with them.
+    pub async fn save_settings(&self, settings: Settings) -> Result<Settings> {
+        let settings = settings.validated()?;
+        settings.save(&self.data_dir)?;
+        let previous = std::mem::replace(&mut *lock(&self.settings), settings.clone());
+        if previous.rechunks(&settings) || previous.models.embedding != settings.models.embedding {
+            *self.core.lock().await = None;
+        }
+        Ok(previous)
+    }
+
+    /// The options the library opens with: the defaults for this data folder and the settings.
+    pub fn options(&self) -> Result<OpenOptions> {
+        let mut options = OpenOptions::new(Some(self.data_dir.clone()))?;
+        options.apply_settings(&self.settings());
+        Ok(options)
+    }
+
+    /// The open library and model worker (opening them on first use), carrying the current settings.
+    pub async fn core(&self) -> Result<Opened> {
+        let mut core = self.core.lock().await;
+        let opened = match core.as_ref() {
+            Some(opened) => opened.clone(),
+            None => {
+                let opened = quire_app::open(&self.options()?).await.map_err(Error::from)?;
+                *core = Some(opened.clone());
+                opened
+            }
+        };
+        // Generation and runtime settings apply from the next question, without reopening.
+        Ok(Opened { options: self.options()?, ..opened })
+    }
+
+    /// The library if it is open, without opening it.
+    pub async fn core_if_open(&self) -> Option<Opened> {
+        self.core.lock().await.clone()
+    }
+
+    /// Registers an answer being written under `request_id`; returns its cancel flag.
+    pub fn start_answer(&self, request_id: &str) -> Result<Arc<AtomicBool>> {
+        let mut answers = lock(&self.answers);
+        if answers.contains_key(request_id) {
+            return Err(Error::InvalidInput(format!("an answer with request id {request_id} is already running")));
+        }
+        let flag = Arc::new(AtomicBool::new(false));
+        answers.insert(request_id.to_string(), Arc::clone(&flag));
+        Ok(flag)
+    }
+
+    pub fn finish_answer(&self, request_id: &str) {
+        lock(&self.answers).remove(request_id);
+    }
+
+    /// Stops the answer `request_id` at its next token; false when no such answer is running.
+    pub fn cancel_answer(&self, request_id: &str) -> bool {
+        match lock(&self.answers).get(request_id) {
+            Some(flag) => {
+                flag.store(true, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
     }
 }

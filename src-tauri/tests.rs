@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
 use tauri::webview::{InvokeRequest, WebviewWindowBuilder};
@@ -27,12 +27,17 @@ fn main_window(app: &App<MockRuntime>) -> WebviewWindow<MockRuntime> {
 
 /// Calls `cmd` as the page loaded in `window` would.
 fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str) -> Result<Value, Value> {
+    invoke_with(window, cmd, json!({}))
+}
+
+/// Calls `cmd` with arguments (named as the UI names them: camelCase).
+fn invoke_with(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
     let request = InvokeRequest {
         cmd: cmd.into(),
         callback: CallbackFn(0),
         error: CallbackFn(1),
         url: "tauri://localhost".parse().unwrap_or_else(|e| panic!("{e}")),
-        body: InvokeBody::default(),
+        body: InvokeBody::Json(args),
         headers: Default::default(),
         invoke_key: INVOKE_KEY.to_string(),
     };
@@ -48,7 +53,7 @@ fn app_info_reports_name_version_and_the_data_folder_of_the_state() {
 
     assert_eq!(info["name"], "Quire");
     assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(PathBuf::from(info["dataDir"].as_str().unwrap_or_default()), data_dir);
+    assert_eq!(PathBuf::from(info["data_dir"].as_str().unwrap_or_default()), data_dir);
 }
 
 #[test]
@@ -69,4 +74,105 @@ fn windows_without_a_capability_cannot_call_commands() {
     let refusal = invoke(&other, "app_info").expect_err("app_info is granted to the main window only");
 
     assert!(refusal.to_string().contains("not allowed"), "unexpected refusal: {refusal}");
+}
+
+fn temp_app() -> (tempfile::TempDir, App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let app = app(&dir.path().to_string_lossy());
+    let window = main_window(&app);
+    (dir, app, window)
+}
+
+#[test]
+fn settings_are_validated_saved_and_read_back() {
+    let (dir, _app, window) = temp_app();
+    let mut settings = invoke(&window, "get_settings").unwrap_or_else(|e| panic!("get_settings: {e}"));
+    assert_eq!(settings["appearance"]["theme"], "system");
+    assert_eq!(settings["runtime"]["gpu_layers"], "none");
+
+    settings["generation"]["temperature"] = json!(5.0);
+    settings["retrieval"]["top_k"] = json!(0);
+    let refusal = invoke_with(&window, "save_settings", json!({ "settings": settings.clone() }))
+        .expect_err("invalid settings were saved");
+    assert_eq!(refusal["kind"], "invalid_input");
+    let message = refusal["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("Temperature must be between 0 and 2") && message.contains("Passages per answer"),
+        "{message}"
+    );
+    assert!(!dir.path().join("settings.json").exists(), "nothing is written for invalid settings");
+
+    settings["generation"]["temperature"] = json!(0.3);
+    settings["retrieval"]["top_k"] = json!(6);
+    settings["appearance"]["theme"] = json!("dark");
+    let saved = invoke_with(&window, "save_settings", json!({ "settings": settings.clone() }))
+        .unwrap_or_else(|e| panic!("save_settings: {e}"));
+    assert_eq!(saved["reindexing"], false, "only chunking changes re-index");
+    assert_eq!(invoke(&window, "get_settings").unwrap_or_else(|e| panic!("{e}")), settings);
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(dir.path().join("settings.json")).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("settings.json: {e}"));
+    assert_eq!(on_disk["appearance"]["theme"], "dark");
+}
+
+#[test]
+fn conversations_are_created_scoped_renamed_exported_and_deleted() {
+    let (dir, _app, window) = temp_app();
+    let scope = json!({ "kind": "collection", "name": "manuals" });
+    let created = invoke_with(&window, "create_conversation", json!({ "title": "", "scope": scope }))
+        .unwrap_or_else(|e| panic!("create_conversation: {e}"));
+    let id = created["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(created["title"], "New conversation");
+    assert_eq!(created["scope"], scope);
+
+    let renamed = invoke_with(&window, "rename_conversation", json!({ "id": id, "title": "  Pinning   packages " }))
+        .unwrap_or_else(|e| panic!("rename_conversation: {e}"));
+    assert_eq!(renamed["title"], "Pinning packages");
+    let rescoped = invoke_with(
+        &window,
+        "set_conversation_scope",
+        json!({ "id": id, "scope": { "kind": "path", "path": "/docs/guide.pdf" } }),
+    )
+    .unwrap_or_else(|e| panic!("set_conversation_scope: {e}"));
+    assert_eq!(rescoped["scope"]["path"], "/docs/guide.pdf");
+
+    let list = invoke(&window, "list_conversations").unwrap_or_else(|e| panic!("list_conversations: {e}"));
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+    assert_eq!(list[0]["title"], "Pinning packages");
+
+    let out = dir.path().join("export.md");
+    invoke_with(&window, "export_conversation", json!({ "id": id, "format": "markdown", "path": out }))
+        .unwrap_or_else(|e| panic!("export_conversation: {e}"));
+    assert!(std::fs::read_to_string(&out).unwrap_or_default().starts_with("# Pinning packages"));
+
+    invoke_with(&window, "delete_conversation", json!({ "id": id })).unwrap_or_else(|e| panic!("delete: {e}"));
+    let gone = invoke_with(&window, "get_conversation", json!({ "id": id })).expect_err("a deleted conversation");
+    assert_eq!(gone["kind"], "invalid_input");
+    let hostile = invoke_with(&window, "get_conversation", json!({ "id": "../settings" })).expect_err("a path as id");
+    assert_eq!(hostile["kind"], "invalid_input");
+}
+
+#[test]
+fn cancelling_nothing_is_harmless_and_an_empty_import_is_refused() {
+    let (_dir, _app, window) = temp_app();
+    invoke_with(&window, "cancel_answer", json!({ "requestId": "nothing-running" }))
+        .unwrap_or_else(|e| panic!("cancel_answer: {e}"));
+    let refusal = invoke_with(&window, "import_paths", json!({ "paths": [], "collection": null }))
+        .expect_err("an empty import was queued");
+    assert_eq!(refusal["kind"], "invalid_input");
+}
+
+#[test]
+fn installed_models_are_listed_with_their_metadata_and_the_starters_are_the_defaults() {
+    let (_dir, _app, window) = temp_app();
+    let list = invoke(&window, "list_models").unwrap_or_else(|e| panic!("list_models: {e}"));
+    let models = list["models"].as_array().cloned().unwrap_or_default();
+    let find = |name: &str| models.iter().find(|m| m["file_name"] == name).cloned();
+    let chat = find("SmolLM2-135M-Instruct.Q4_1.gguf").unwrap_or_else(|| panic!("no starter chat model in {list}"));
+    assert_eq!((chat["role"].as_str(), chat["architecture"].as_str()), (Some("chat"), Some("llama")));
+    assert_eq!(chat["quantization"], "Q4_1");
+    assert_eq!(chat["is_default"], true);
+    assert_eq!(chat["loaded"], false, "nothing is loaded before the first question");
+    let embed = find("all-MiniLM-L6-v2.q8_0.gguf").unwrap_or_else(|| panic!("no starter embedding model in {list}"));
+    assert_eq!((embed["role"].as_str(), embed["is_default"].as_bool()), (Some("embedding"), Some(true)));
+    assert!(embed["context_length"].as_u64().is_some_and(|n| n >= 256), "{embed}");
 }

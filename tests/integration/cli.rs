@@ -64,7 +64,11 @@ fn ingest_search_status_remove() {
         (report["event"].as_str(), report["indexed"].as_u64(), report["failed"].as_u64()),
         (Some("report"), Some(2), Some(1))
     );
-    let broken = lines.iter().find(|l| l["path"].as_str().is_some_and(|p| p.ends_with("broken.pdf"))).expect("broken");
+    let of_broken = |l: &&Value| l["path"].as_str().is_some_and(|p| p.ends_with("broken.pdf"));
+    let stages: Vec<&str> =
+        lines.iter().filter(of_broken).filter(|l| l["event"] == "stage").filter_map(|l| l["stage"].as_str()).collect();
+    assert_eq!(stages, ["extracting"], "a document that fails extraction is never embedded");
+    let broken = lines.iter().filter(of_broken).find(|l| l["event"] == "document").expect("broken");
     assert_eq!(broken["outcome"]["status"], "failed");
     assert!(broken["outcome"]["reason"].as_str().is_some_and(|r| r.contains("damaged")), "{broken}");
 

@@ -8,7 +8,7 @@ import { SCREENS } from '$lib/screens';
 vi.mock('$lib/ipc/commands');
 
 beforeEach(() => {
-  vi.mocked(getAppInfo).mockResolvedValue({ name: 'Quire', version: '0.1.0', dataDir: '/data/quire' });
+  vi.mocked(getAppInfo).mockResolvedValue({ name: 'Quire', version: '0.1.0', data_dir: '/data/quire' });
 });
 
 describe('App', () => {

@@ -15,14 +15,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
-use quire_core::answer::{AnswerOptions, Answerer, Reranker};
-use quire_core::conversation::ConversationStore;
+use quire_core::answer::{Answer, AnswerEvent, AnswerOptions, Answerer, Question, Reranker};
+use quire_core::collections::Collections;
+use quire_core::conversation::{Conversation, ConversationStore, Message, Scope};
 use quire_core::library::{Library, LibraryConfig};
+use quire_core::settings::{self, Settings};
 use quire_core::worker::{Worker, WorkerSpec};
-use quire_core::{Embedder, Error, Result};
+use quire_core::{Embedder, Error, Result, SearchFilter};
 use quire_extract::{ExtractorOptions, ProcessExtractor};
-use quire_llm::{ChatOptions, EmbedOptions, LlamaEmbedder, LlamaGenerator, LlamaReranker};
+use quire_llm::{ChatOptions, EmbedOptions, GpuLayers, LlamaEmbedder, LlamaGenerator, LlamaReranker};
 use quire_store::LanceStore;
 
 /// The first argument that starts a worker: `<exe> __worker <name> <args…>`.
@@ -117,7 +120,9 @@ impl OpenOptions {
     }
 }
 
-/// An open library with its model worker (embeddings and chat in one supervised process).
+/// An open library with its model worker (embeddings and chat in one supervised process). Cloning shares
+/// the library and the worker; a clone may carry other options (e.g. new generation settings).
+#[derive(Clone)]
 pub struct Opened {
     pub library: Arc<Library>,
     pub models: Arc<Worker>,
@@ -160,4 +165,97 @@ pub async fn open(options: &OpenOptions) -> Result<Opened> {
 pub async fn open_library(options: &OpenOptions) -> Result<Library> {
     let opened = open(options).await?;
     Arc::try_unwrap(opened.library).map_err(|_| Error::Store("the library is shared".into()))
+}
+
+impl OpenOptions {
+    /// Applies the user's settings: the model files, how the chat model runs, how answers are sampled and how
+    /// documents are chunked.
+    pub fn apply_settings(&mut self, settings: &Settings) {
+        if let Some(path) = &settings.models.embedding {
+            self.embed_model = Some(path.clone());
+        }
+        if let Some(path) = &settings.models.chat {
+            self.chat.model = path.clone();
+        }
+        if let Some(path) = &settings.models.reranker {
+            self.rerank_model = Some(path.clone());
+        }
+        self.chat.gpu_layers = match settings.runtime.gpu_layers {
+            settings::GpuLayers::All => GpuLayers::All,
+            settings::GpuLayers::None => GpuLayers::None,
+            settings::GpuLayers::Count(n) => GpuLayers::Count(n),
+        };
+        self.chat.n_ctx = settings.runtime.context_size;
+        self.chat.threads = settings.runtime.threads as usize;
+        let sampling = &mut self.answer.sampling;
+        sampling.temperature = settings.generation.temperature;
+        sampling.top_p = settings.generation.top_p;
+        sampling.max_tokens = settings.generation.max_tokens;
+        sampling.repeat_penalty = settings.generation.repeat_penalty;
+        self.answer.max_sources = settings.retrieval.top_k as usize;
+        self.library.chunk.max_tokens = settings.retrieval.chunk_tokens as usize;
+        self.library.chunk.overlap_tokens = settings.retrieval.chunk_overlap as usize;
+    }
+}
+
+impl Opened {
+    /// The search filter of a conversation's scope. A collection that does not exist is an error.
+    pub async fn filter(&self, scope: &Scope) -> Result<SearchFilter> {
+        let mut filter = SearchFilter::default();
+        match scope {
+            Scope::Library => {}
+            Scope::Path { path } => {
+                let path = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
+                filter.path_prefix = Some(path.display().to_string());
+            }
+            Scope::Collection { name } => {
+                let collections = Collections::load(&self.options.data_dir)?;
+                let docs = self.library.documents().await?;
+                filter.doc_ids = Some(collections.doc_ids(name, &docs)?);
+            }
+        }
+        Ok(filter)
+    }
+
+    /// Asks `question` in the conversation `id`, within its scope and with its history, and saves the question
+    /// and the answer. With `regenerate`, the conversation's last question is asked again and its new answer
+    /// replaces the old one (`question` is not used). `on_event` receives the answer's steps and tokens.
+    /// A stopped answer is saved as far as it got.
+    pub async fn ask_in(
+        &self,
+        id: &str,
+        question: &str,
+        regenerate: bool,
+        cancel: &AtomicBool,
+        on_event: &mut (dyn FnMut(AnswerEvent) + Send),
+    ) -> Result<(Conversation, Answer)> {
+        let store = self.conversations()?;
+        let (conversation, question) = if regenerate {
+            store.without_last_question(id)?
+        } else {
+            let question = question.trim();
+            if question.is_empty() {
+                return Err(Error::InvalidInput("the question is empty".into()));
+            }
+            (store.get(id)?, question.to_string())
+        };
+        let answerer = self.answerer()?;
+        let q = Question {
+            text: question.clone(),
+            history: conversation.history(),
+            filter: self.filter(&conversation.scope).await?,
+        };
+        let mut rerank = None;
+        let mut forward = |event: AnswerEvent| {
+            if let AnswerEvent::Rerank(status) = &event {
+                rerank = Some(status.clone());
+            }
+            on_event(event);
+        };
+        let answer = answerer.ask(&q, cancel, &mut forward).await?;
+        let mut user = Message::user(question);
+        user.rewritten_query = answer.rewritten_query.clone();
+        let saved = store.append_to(conversation, vec![user, Message::answer(&answer, rerank)])?;
+        Ok((saved, answer))
+    }
 }

@@ -12,9 +12,9 @@ use serde_json::json;
 
 use quire_app::{OpenOptions, Opened};
 use quire_core::answer::{Answer, AnswerEvent, Question, RerankStatus};
-use quire_core::conversation::{Conversation, ConversationStore, Message};
+use quire_core::conversation::{ConversationStore, Scope};
 use quire_core::eval::{load_answer_cases, rouge_l};
-use quire_core::{ChatMessage, Citation, Role, SearchFilter};
+use quire_core::{Citation, SearchFilter};
 use quire_llm::{GpuLayers, KvType};
 
 /// How the chat model loads and samples (shared by `ask`, `eval --answers` and `bench ask`).
@@ -138,18 +138,17 @@ pub struct ScopeArgs {
 }
 
 impl ScopeArgs {
-    pub async fn filter(&self, opened: &Opened) -> Result<SearchFilter> {
-        let mut filter = SearchFilter::default();
-        if let Some(p) = &self.within {
-            let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
-            filter.path_prefix = Some(p.display().to_string());
+    /// The scope these flags give, if any (one of `--in` and `--collection`).
+    pub fn scope(&self) -> Result<Option<Scope>> {
+        match (&self.within, &self.collection) {
+            (Some(_), Some(_)) => bail!("give --in or --collection, not both"),
+            (Some(p), None) => {
+                let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                Ok(Some(Scope::Path { path: p.display().to_string() }))
+            }
+            (None, Some(name)) => Ok(Some(Scope::Collection { name: name.clone() })),
+            (None, None) => Ok(None),
         }
-        if let Some(name) = &self.collection {
-            let collections = quire_core::collections::Collections::load(&opened.options.data_dir)?;
-            let docs = opened.library.documents().await?;
-            filter.doc_ids = Some(collections.doc_ids(name, &docs)?);
-        }
-        Ok(filter)
     }
 }
 
@@ -199,11 +198,6 @@ fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
     cancel
 }
 
-/// The conversation so far as chat history.
-fn history(c: &Conversation) -> Vec<ChatMessage> {
-    c.messages.iter().filter(|m| m.role != Role::System).map(|m| ChatMessage::new(m.role, m.content.clone())).collect()
-}
-
 /// `quire ask`.
 pub async fn ask(
     opened: &Opened,
@@ -213,12 +207,12 @@ pub async fn ask(
     json: bool,
 ) -> Result<()> {
     let store = opened.conversations()?;
-    let mut convo = match conversation {
-        Some(id) => store.get(id)?,
-        None => store.create(question)?,
+    let scope = scope.scope()?;
+    let convo = match (conversation, scope) {
+        (Some(id), Some(scope)) => store.set_scope(id, scope)?,
+        (Some(id), None) => store.get(id)?,
+        (None, scope) => store.create_in(question, scope.unwrap_or_default())?,
     };
-    let answerer = opened.answerer()?;
-    let q = Question { text: question.to_string(), history: history(&convo), filter: scope.filter(opened).await? };
     let cancel = cancel_on_ctrl_c();
     let mut on_event = |e: AnswerEvent| {
         let mut out = std::io::stdout().lock();
@@ -252,8 +246,8 @@ pub async fn ask(
             _ => {}
         }
     };
-    let result = answerer.ask(&q, &cancel, &mut on_event).await;
-    let answer = match result {
+    let result = opened.ask_in(&convo.id, question, false, &cancel, &mut on_event).await;
+    let (convo, answer) = match result {
         Ok(a) => a,
         Err(e) => {
             if json {
@@ -262,9 +256,6 @@ pub async fn ask(
             return Err(e.into());
         }
     };
-    let mut user = Message::user(question);
-    user.rewritten_query = answer.rewritten_query.clone();
-    convo = store.append(&convo.id, vec![user, assistant_message(&answer)])?;
     if json {
         println!("{}", json!({"type": "done", "conversation": convo.id, "answer": answer}));
     } else {
@@ -289,17 +280,6 @@ pub async fn ask(
         );
     }
     Ok(())
-}
-
-fn assistant_message(answer: &Answer) -> Message {
-    let mut m = Message::assistant(answer.text.clone());
-    m.citations = answer.citations.clone();
-    m.model = Some(answer.model.clone());
-    m.usage = Some(answer.usage);
-    m.timings = Some(answer.timings);
-    m.stop = Some(answer.stop);
-    m.notice = answer.notice.clone();
-    m
 }
 
 /// The sources the answer cites, or, when it cites none, the sources it was given.

@@ -215,6 +215,8 @@ fn main() -> ExitCode {
 
 fn open_options(cli: &Cli) -> Result<OpenOptions> {
     let mut options = OpenOptions::new(cli.data_dir.clone())?;
+    // The desktop app's settings (models, chunking, sampling) are the defaults; flags given here win.
+    options.apply_settings(&quire_core::settings::Settings::load(&options.data_dir)?);
     if let Some(model) = &cli.embed_model {
         options.embed_model = Some(model.clone());
     }

@@ -9,7 +9,7 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use quire_core::library::{DocOutcome, IngestEvent, IngestReport};
+use quire_core::library::{DocOutcome, IngestEvent, IngestReport, IngestStage};
 use quire_core::{DocumentRecord, Hit, LibraryStats};
 
 use crate::bench::EvalReport;
@@ -51,6 +51,14 @@ impl IngestProgress {
                     eprintln!("{files} files ({:.1} MB)", *bytes as f64 / 1e6);
                 }
             }
+            // The bar names the document being embedded (extraction runs ahead of it).
+            IngestEvent::Stage { path, stage: IngestStage::Embedding } => {
+                if let Some(bar) = &self.bar {
+                    let name = std::path::Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned());
+                    bar.set_message(name.unwrap_or_else(|| path.clone()));
+                }
+            }
+            IngestEvent::Stage { .. } => {}
             IngestEvent::Document { path, bytes, outcome } => {
                 let line = match outcome {
                     DocOutcome::Indexed { chunks, pages, .. } => match pages {

@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use crate::answer::{Answer, RerankStatus};
 use crate::error::{Error, Result};
-use crate::generate::{Role, StopReason, Timings, Usage};
-use crate::types::Citation;
+use crate::generate::{ChatMessage, Role, StopReason, Timings, Usage};
+use crate::types::{Citation, Source};
 
 /// The title of a conversation before it has a question.
 pub const DEFAULT_TITLE: &str = "New conversation";
@@ -26,7 +27,34 @@ pub struct Conversation {
     pub created_ms: i64,
     /// When the last message was added, milliseconds since the Unix epoch.
     pub updated_ms: i64,
+    /// What the conversation's questions are answered from.
+    #[serde(default)]
+    pub scope: Scope,
     pub messages: Vec<Message>,
+}
+
+impl Conversation {
+    /// The conversation so far as chat history (system messages left out).
+    pub fn history(&self) -> Vec<ChatMessage> {
+        self.messages
+            .iter()
+            .filter(|m| m.role != Role::System)
+            .map(|m| ChatMessage::new(m.role, m.content.clone()))
+            .collect()
+    }
+}
+
+/// The part of the library a conversation answers from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Scope {
+    /// Every document.
+    #[default]
+    Library,
+    /// The documents of a named collection.
+    Collection { name: String },
+    /// One document, or every document under a folder.
+    Path { path: String },
 }
 
 /// One message of a conversation, with what the answer rested on.
@@ -52,6 +80,15 @@ pub struct Message {
     /// What the user was told about the answer (it was stopped, the library lacked the answer, …).
     #[serde(default)]
     pub notice: Option<String>,
+    /// The sources an answer's model was given, numbered as cited.
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    /// Whether the reranker ordered those sources.
+    #[serde(default)]
+    pub rerank: Option<RerankStatus>,
+    /// Retrieval found nothing close enough to the question; the model was not asked.
+    #[serde(default)]
+    pub not_in_library: bool,
 }
 
 impl Message {
@@ -67,7 +104,25 @@ impl Message {
             timings: None,
             stop: None,
             notice: None,
+            sources: Vec::new(),
+            rerank: None,
+            not_in_library: false,
         }
+    }
+
+    /// The message that keeps an answer: its text, citations, sources and how it was made.
+    pub fn answer(answer: &Answer, rerank: Option<RerankStatus>) -> Message {
+        let mut m = Message::assistant(answer.text.clone());
+        m.citations = answer.citations.clone();
+        m.sources = answer.sources.clone();
+        m.rerank = rerank;
+        m.model = Some(answer.model.clone());
+        m.usage = Some(answer.usage);
+        m.timings = Some(answer.timings);
+        m.stop = Some(answer.stop);
+        m.notice = answer.notice.clone();
+        m.not_in_library = answer.not_in_library;
+        m
     }
 
     pub fn user(content: impl Into<String>) -> Message {
@@ -161,14 +216,40 @@ impl ConversationStore {
     /// Starts an empty conversation titled `title` (whitespace collapsed, at most 80 characters; an empty title
     /// gives [`DEFAULT_TITLE`], which the first question replaces).
     pub fn create(&self, title: &str) -> Result<Conversation> {
+        self.create_in(title, Scope::Library)
+    }
+
+    /// Starts an empty conversation over `scope` (see [`create`](Self::create)).
+    pub fn create_in(&self, title: &str, scope: Scope) -> Result<Conversation> {
         let mut id = new_id();
         while self.file(&id).exists() {
             id = new_id();
         }
         let now = now_ms();
-        let c = Conversation { id, title: title_of(title), created_ms: now, updated_ms: now, messages: Vec::new() };
+        let c =
+            Conversation { id, title: title_of(title), created_ms: now, updated_ms: now, scope, messages: Vec::new() };
         self.save(&c)?;
         Ok(c)
+    }
+
+    /// Changes what a conversation answers from.
+    pub fn set_scope(&self, id: &str, scope: Scope) -> Result<Conversation> {
+        let mut c = self.get(id)?;
+        c.scope = scope;
+        self.save(&c)?;
+        Ok(c)
+    }
+
+    /// Takes back the last question and its answer, to ask it again: returns the conversation as it was
+    /// before that question (not saved yet) and the question's text.
+    pub fn without_last_question(&self, id: &str) -> Result<(Conversation, String)> {
+        let mut c = self.get(id)?;
+        let Some(at) = c.messages.iter().rposition(|m| m.role == Role::User) else {
+            return Err(Error::InvalidInput("this conversation has no question to answer again".into()));
+        };
+        let question = c.messages[at].content.clone();
+        c.messages.truncate(at);
+        Ok((c, question))
     }
 
     /// The conversation `id`.
@@ -257,7 +338,12 @@ impl ConversationStore {
     /// Adds messages at the end and marks the conversation updated. A conversation still titled
     /// [`DEFAULT_TITLE`] takes its first question as its title.
     pub fn append(&self, id: &str, messages: Vec<Message>) -> Result<Conversation> {
-        let mut c = self.get(id)?;
+        self.append_to(self.get(id)?, messages)
+    }
+
+    /// Adds messages at the end of `c` (as read earlier, possibly changed since) and saves it in place of the
+    /// stored conversation, as [`append`](Self::append) does.
+    pub fn append_to(&self, mut c: Conversation, messages: Vec<Message>) -> Result<Conversation> {
         c.messages.extend(messages);
         if c.title == DEFAULT_TITLE
             && let Some(first) = c.messages.iter().find(|m| m.role == Role::User)
@@ -519,6 +605,7 @@ mod tests {
             title: "Pinning".into(),
             created_ms: 1,
             updated_ms: 2,
+            scope: Scope::Library,
             messages: vec![system, user, answer],
         };
         let md = ConversationStore::export_markdown(&c);
@@ -549,6 +636,7 @@ mod tests {
             title: "T".into(),
             created_ms: 1,
             updated_ms: 2,
+            scope: Scope::Library,
             messages: vec![Message::user("Q"), answer],
         };
         let json = ConversationStore::export_json(&c).expect("json");
@@ -561,5 +649,33 @@ mod tests {
         let parsed: Conversation = serde_json::from_str(minimal).expect("parse minimal");
         assert_eq!(parsed.messages[0].citations, vec![]);
         assert_eq!(parsed.messages[0].stop, None);
+    }
+
+    #[test]
+    fn scope_is_kept_and_changed() {
+        let (_t, store) = store();
+        let c = store.create_in("Q", Scope::Collection { name: "manuals".into() }).expect("create");
+        assert_eq!(store.get(&c.id).expect("get").scope, Scope::Collection { name: "manuals".into() });
+        let changed = store.set_scope(&c.id, Scope::Path { path: "/docs/a.pdf".into() }).expect("scope");
+        assert_eq!(store.get(&c.id).expect("get"), changed);
+        let json = serde_json::to_value(&changed.scope).expect("json");
+        assert_eq!(json, serde_json::json!({"kind": "path", "path": "/docs/a.pdf"}));
+    }
+
+    #[test]
+    fn the_last_question_is_taken_back_with_its_answer() {
+        let (_t, store) = store();
+        let c = store.create("").expect("create");
+        let messages =
+            vec![Message::user("one"), Message::assistant("1"), Message::user("two"), Message::assistant("2")];
+        store.append(&c.id, messages).expect("append");
+
+        let (before, question) = store.without_last_question(&c.id).expect("take back");
+        assert_eq!(question, "two");
+        assert_eq!(before.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["one", "1"]);
+        assert_eq!(store.get(&c.id).expect("get").messages.len(), 4, "nothing is saved until the new answer");
+
+        let empty = store.create("").expect("create");
+        assert!(store.without_last_question(&empty.id).is_err());
     }
 }

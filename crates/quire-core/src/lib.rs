@@ -21,6 +21,7 @@ pub mod library;
 pub mod paths;
 pub mod repetition;
 pub mod select;
+pub mod settings;
 pub mod traits;
 pub mod types;
 pub mod worker;

@@ -69,8 +69,20 @@ pub enum DocOutcome {
 pub enum IngestEvent {
     /// The files to look at are known.
     Scanned { files: usize, bytes: u64 },
-    /// A document is done (indexed, unchanged, failed or removed).
+    /// A document entered a stage of its ingest.
+    Stage { path: String, stage: IngestStage },
+    /// A document is done (indexed, unchanged, failed or removed) and, when indexed, written to the store.
     Document { path: String, bytes: u64, outcome: DocOutcome },
+}
+
+/// Where a document is inside an ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IngestStage {
+    /// Being read and parsed (or hashed, to learn whether it changed).
+    Extracting,
+    /// Being chunked and embedded.
+    Embedding,
 }
 
 /// Seconds spent per stage (stages overlap, so they do not add up to the total).
@@ -360,19 +372,20 @@ impl Library {
         let extractor = Arc::clone(&self.extractor);
         let extract_time = Arc::new(Mutex::new(Duration::ZERO));
 
-        // Stage 1: hash and extract, ahead of the embedder, in a task of its own so that it runs while the
-        // embedder works.
-        let (extract_tx, mut extract_rx) = tokio::sync::mpsc::channel::<Extracted>(self.config.extract_ahead.max(1));
+        // Stage 1: hash and extract, ahead of the embedder (extraction of the next documents runs while the
+        // embedder works: the parser is a child process and hashing runs on the blocking pool).
+        let (extract_tx, extract_rx) = tokio::sync::mpsc::channel::<Extracted>(self.config.extract_ahead.max(1));
         let ahead = self.config.extract_ahead.max(1);
-        let extractor_task = {
+        let extract_stage = {
             let extract_time = Arc::clone(&extract_time);
-            tokio::spawn(async move {
+            async move {
                 let mut stream = futures::stream::iter(files)
-                    .map(move |file| {
+                    .map(|file| {
                         let extractor = Arc::clone(&extractor);
                         let previous = existing.get(&file.key).cloned();
                         let model = model.clone();
                         let extract_time = Arc::clone(&extract_time);
+                        progress(IngestEvent::Stage { path: file.key.clone(), stage: IngestStage::Extracting });
                         async move {
                             let stage = extract_one(
                                 &file,
@@ -393,7 +406,7 @@ impl Library {
                         break;
                     }
                 }
-            })
+            }
         };
 
         // Stage 3: the writer, fed through a small queue so writing overlaps embedding.
@@ -406,6 +419,11 @@ impl Library {
                 let t = Instant::now();
                 write_document(store.as_ref(), job.record.clone(), job.rows).await?;
                 spent += t.elapsed();
+                progress(IngestEvent::Document {
+                    path: job.record.path.clone(),
+                    bytes: job.bytes,
+                    outcome: job.outcome.clone(),
+                });
                 done.push((job.record.path, job.bytes, job.outcome));
             }
             Ok::<_, Error>((done, spent))
@@ -413,6 +431,8 @@ impl Library {
 
         // Stage 2: chunk and embed (this task), then hand over to the writer.
         let embed_loop = async {
+            // Owned here, so that the extraction stage stops when this loop ends (e.g. on cancel).
+            let mut extract_rx = extract_rx;
             let mut embed_time = Duration::ZERO;
             let mut truncated = 0u64;
             let mut immediate: Vec<(String, u64, DocOutcome)> = Vec::new();
@@ -462,6 +482,9 @@ impl Library {
                     }
                     Stage1::Failed(e) => Err(e.to_string()),
                 };
+                if prepared.is_ok() {
+                    progress(IngestEvent::Stage { path: file.key.clone(), stage: IngestStage::Embedding });
+                }
                 let t = Instant::now();
                 let embedded = match prepared {
                     Ok(doc) => self.chunk_and_embed(&id, &file.key, &doc).await,
@@ -481,22 +504,26 @@ impl Library {
                         WriteJob { record, rows: Vec::new(), outcome: DocOutcome::Failed { reason }, bytes: file.size }
                     }
                 };
-                let event = IngestEvent::Document {
-                    path: job.record.path.clone(),
-                    bytes: job.bytes,
-                    outcome: job.outcome.clone(),
-                };
                 if write_tx.send(job).await.is_err() {
                     break;
                 }
-                progress(event);
             }
             drop(write_tx);
             Ok::<_, Error>((immediate, embed_time, truncated))
         };
 
-        let (embedded, written) = tokio::join!(embed_loop, writer);
-        extractor_task.abort();
+        // The extraction stage ends on its own once every file is sent; it is dropped (stopping its current
+        // extraction) if embedding and writing end first, on cancel or on an error.
+        let work = async { tokio::join!(embed_loop, writer) };
+        tokio::pin!(work);
+        tokio::pin!(extract_stage);
+        let mut extracting = true;
+        let (embedded, written) = loop {
+            tokio::select! {
+                done = &mut work => break done,
+                () = &mut extract_stage, if extracting => extracting = false,
+            }
+        };
         let (written, write_time) = written?;
         let (immediate, embed_time, truncated) = embedded?;
         for (path, _, outcome) in immediate.iter().chain(written.iter()) {
@@ -656,6 +683,15 @@ impl Library {
         }
         // Still over after re-planning: the embedder truncates and reports it.
         Ok(chunk::plan_chunks(prepared, title, &*counts, &params))
+    }
+
+    /// The document stored for `path` and its chunks in reading order (neighbouring chunks overlap).
+    pub async fn document_chunks(&self, path: &str) -> Result<(DocumentRecord, Vec<Chunk>)> {
+        let Some(doc) = self.store.document_by_path(path).await? else {
+            return Err(Error::InvalidInput(format!("{path} is not in the library")));
+        };
+        let chunks = self.store.chunk_rows(&doc.id).await?.into_iter().map(|row| row.chunk).collect();
+        Ok((doc, chunks))
     }
 
     /// Removes the documents at `path` (a file, or every document under a folder). Returns how many.

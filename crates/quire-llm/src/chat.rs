@@ -50,6 +50,7 @@ impl ChatLane {
                     e.generate(&request, responder, started, load_ms).map(ModelReply::Generated)
                 })
             }
+            ModelRequest::ChatUnload => Ok(ModelReply::ChatUnloaded { unloaded: self.engine.take().is_some() }),
             _ => Err("the chat lane serves only chat requests".into()),
         };
         result.unwrap_or_else(|message| ModelReply::Error { message })

@@ -44,6 +44,15 @@ impl LlamaGenerator {
             other => Err(unexpected(other)),
         }
     }
+
+    /// Frees the chat model's memory in the worker; returns whether one was loaded. The next chat request
+    /// loads it again.
+    pub async fn unload(worker: &Worker) -> Result<bool> {
+        match worker.call(&ModelRequest::ChatUnload, IDLE_TIMEOUT).await? {
+            ModelReply::ChatUnloaded { unloaded } => Ok(unloaded),
+            other => Err(unexpected(other)),
+        }
+    }
 }
 
 #[async_trait]

@@ -189,6 +189,8 @@ pub enum ModelRequest {
     ChatPromptTokens { chat: ChatOptions, messages: Vec<ChatMessage> },
     /// Generates an answer, streaming `GenEvent`s.
     Generate { chat: ChatOptions, request: GenerateRequest },
+    /// Frees the chat model and its context (the next chat request loads it again).
+    ChatUnload,
     /// Scores each text against the query with a cross-encoder (reranker) model.
     Rerank { model: std::path::PathBuf, threads: usize, query: String, texts: Vec<String> },
 }
@@ -201,7 +203,8 @@ impl ModelRequest {
             ModelRequest::ChatInfo { .. }
             | ModelRequest::ChatCount { .. }
             | ModelRequest::ChatPromptTokens { .. }
-            | ModelRequest::Generate { .. } => 1,
+            | ModelRequest::Generate { .. }
+            | ModelRequest::ChatUnload => 1,
             ModelRequest::Rerank { .. } => 2,
         }
     }
@@ -223,6 +226,10 @@ pub enum ModelReply {
         truncated: u32,
     },
     ChatInfo(GeneratorInfo),
+    /// The chat model was freed (`unloaded`: false when none was loaded).
+    ChatUnloaded {
+        unloaded: bool,
+    },
     PromptTokens {
         tokens: u32,
         /// Control tokens (template markers) in the prompt: only the template adds them, never content.

@@ -8,6 +8,7 @@
 
 mod error;
 mod gguf;
+mod installed;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -24,6 +25,7 @@ pub use gguf::{
     GgufInfo, GgufValue, GgufValueType, MAX_ARRAY_LEN, MAX_KV_COUNT, MAX_METADATA_BYTES, MAX_STRING_LEN,
     MAX_TENSOR_COUNT, file_type_name, ggml_type_name, pooling_type_name,
 };
+pub use installed::{BrokenModel, InstalledModel, ModelRole, describe, installed_in};
 
 /// The command that installs the starter models; error messages point here.
 pub const INSTALL_COMMAND: &str = "scripts/models.sh";

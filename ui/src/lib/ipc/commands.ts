@@ -1,8 +1,191 @@
-/** Typed wrappers, one per Rust command, in the order of `generate_handler!` in src-tauri/lib.rs. */
-import { call } from './bridge';
-import type { AppInfo } from './types';
+/**
+ * Typed wrappers, one per Rust command (src-tauri/commands.rs), and the events Rust broadcasts.
+ * Argument names are camelCase here; Tauri maps them to the Rust parameters' snake_case names.
+ */
+import { call, callStreaming, listen } from './bridge';
+export { onDragDrop, type DragDrop } from './bridge';
+import type {
+  AnswerEvent,
+  AppInfo,
+  AskRequest,
+  AskResult,
+  Conversation,
+  ConversationSummary,
+  DocumentView,
+  ExportFormat,
+  Hit,
+  IngestNotice,
+  LibraryOverview,
+  ModelList,
+  ModelRole,
+  SavedSettings,
+  Scope,
+  Settings,
+} from './types';
 
 /** The app's name, version and data folder. */
 export function getAppInfo(): Promise<AppInfo> {
   return call<AppInfo>('app_info');
+}
+
+// Native dialogs -----------------------------------------------------------------------------------------
+
+/** The system's file picker (several files); resolves with [] when the user cancels. */
+export function chooseFiles(): Promise<string[]> {
+  return call<string[]>('choose_files');
+}
+
+/** The system's folder picker; resolves with null when the user cancels. */
+export function chooseFolder(): Promise<string | null> {
+  return call<string | null>('choose_folder');
+}
+
+/** The system's save dialog, starting with `fileName`; resolves with null when the user cancels. */
+export function chooseSavePath(fileName: string): Promise<string | null> {
+  return call<string | null>('choose_save_path', { fileName });
+}
+
+// Library ------------------------------------------------------------------------------------------------
+
+/** Statistics, every document and the collections. Opens the library on first use (a second or two). */
+export function getLibraryOverview(): Promise<LibraryOverview> {
+  return call<LibraryOverview>('library_overview');
+}
+
+/**
+ * Queues files and folders (recursively) for import, into `collection` when given, and resolves with the
+ * batch number once queued. Progress arrives as `ingest` events ({@link onIngest}). A drop on the window
+ * and the Add buttons both end here.
+ */
+export function importPaths(paths: string[], collection?: string): Promise<number> {
+  return call<number>('import_paths', { paths, collection: collection ?? null });
+}
+
+/** Stops the running import after the current document and drops the queued ones. */
+export function cancelImports(): Promise<void> {
+  return call<void>('cancel_imports');
+}
+
+/** Indexes a document again, even if unchanged (progress arrives as `ingest` events). */
+export function reindexDocument(path: string): Promise<number> {
+  return call<number>('reindex_document', { path });
+}
+
+/** Removes a document from the library (the file itself is not touched). */
+export function removeDocument(path: string): Promise<void> {
+  return call<void>('remove_document', { path });
+}
+
+/** Opens a library document in the system's default app. */
+export function openDocument(path: string): Promise<void> {
+  return call<void>('open_document', { path });
+}
+
+/** Shows a library document in the system's file manager. */
+export function revealDocument(path: string): Promise<void> {
+  return call<void>('reveal_document', { path });
+}
+
+/** A document's text in reading order, for the source viewer. */
+export function getDocumentView(path: string): Promise<DocumentView> {
+  return call<DocumentView>('document_view', { path });
+}
+
+/** Hybrid search (vector + full text) over the library: the best `k` chunks. */
+export function searchLibrary(query: string, k = 20): Promise<Hit[]> {
+  return call<Hit[]>('search_library', { query, k });
+}
+
+/** Creates or replaces a collection with these paths (files or folders). */
+export function setCollection(name: string, paths: string[]): Promise<void> {
+  return call<void>('set_collection', { name, paths });
+}
+
+/** Deletes a collection (its documents stay in the library). */
+export function removeCollection(name: string): Promise<void> {
+  return call<void>('remove_collection', { name });
+}
+
+/** Import progress, broadcast to every window. */
+export function onIngest(handler: (notice: IngestNotice) => void): Promise<() => void> {
+  return listen<IngestNotice>('ingest', handler);
+}
+
+// Conversations ------------------------------------------------------------------------------------------
+
+/** The conversations, most recently updated first. */
+export function listConversations(): Promise<ConversationSummary[]> {
+  return call<ConversationSummary[]>('list_conversations');
+}
+
+export function getConversation(id: string): Promise<Conversation> {
+  return call<Conversation>('get_conversation', { id });
+}
+
+/** A new, empty conversation over `scope`. */
+export function createConversation(title: string, scope: Scope): Promise<Conversation> {
+  return call<Conversation>('create_conversation', { title, scope });
+}
+
+export function renameConversation(id: string, title: string): Promise<Conversation> {
+  return call<Conversation>('rename_conversation', { id, title });
+}
+
+/** Changes what a conversation answers from. */
+export function setConversationScope(id: string, scope: Scope): Promise<Conversation> {
+  return call<Conversation>('set_conversation_scope', { id, scope });
+}
+
+export function deleteConversation(id: string): Promise<void> {
+  return call<void>('delete_conversation', { id });
+}
+
+/** Writes a conversation to `path` (chosen with the save dialog) as Markdown or JSON. */
+export function exportConversation(id: string, format: ExportFormat, path: string): Promise<void> {
+  return call<void>('export_conversation', { id, format, path });
+}
+
+/**
+ * Asks a question in a conversation. `onEvent` receives the answer's steps and tokens as they come; the
+ * promise resolves with the conversation as saved (question and answer appended), or rejects with an
+ * IpcError (`model_missing`, `worker_crashed`, …). A stopped answer resolves normally, `stop: 'cancelled'`.
+ */
+export function ask(request: AskRequest, onEvent: (event: AnswerEvent) => void): Promise<AskResult> {
+  return callStreaming<AskResult, AnswerEvent>('ask', { request }, onEvent);
+}
+
+/** Stops the answer started with this `request_id` (at the next token). */
+export function cancelAnswer(requestId: string): Promise<void> {
+  return call<void>('cancel_answer', { requestId });
+}
+
+// Models and settings ------------------------------------------------------------------------------------
+
+/** The GGUF models in the models folder, with their metadata. */
+export function listModels(): Promise<ModelList> {
+  return call<ModelList>('list_models');
+}
+
+/** Loads a chat model into memory now (instead of on the first question). */
+export function loadModel(path: string): Promise<void> {
+  return call<void>('load_model', { path });
+}
+
+/** Frees the chat model's memory; the next question loads it again. */
+export function unloadModel(): Promise<void> {
+  return call<void>('unload_model');
+}
+
+/** Makes `path` the model used for `role` (saved in the settings). */
+export function setDefaultModel(role: ModelRole, path: string): Promise<Settings> {
+  return call<Settings>('set_default_model', { role, path });
+}
+
+export function getSettings(): Promise<Settings> {
+  return call<Settings>('get_settings');
+}
+
+/** Validates and saves; rejects with kind `invalid_input` and a readable message naming the field. */
+export function saveSettings(settings: Settings): Promise<SavedSettings> {
+  return call<SavedSettings>('save_settings', { settings });
 }

@@ -3,6 +3,6 @@
  *
  * Every function returns a promise that rejects with an {@link IpcError} (`{ kind, message }`).
  */
-export { getAppInfo } from './commands';
+export * from './commands';
 export { IpcError, LOCAL_ERROR_KINDS, toIpcError, type IpcErrorShape } from './errors';
-export type { AppInfo } from './types';
+export type * from './types';

@@ -1,14 +1,341 @@
 /**
- * Data that crosses the IPC boundary, mirroring the serialisable DTOs of src-tauri/ (camelCase on the wire).
- * Keep each type next to the Rust struct it mirrors in mind: a renamed field breaks only at run time.
+ * Data that crosses the IPC boundary, exactly as Rust's serde writes it: field names in snake_case, enums
+ * tagged as noted. Each type names the Rust type it mirrors; a renamed field breaks only at run time, so
+ * change both sides together.
  */
 
-/** `app_info`: what the shell knows about itself (src-tauri/commands.rs `AppInfo`). */
+/** `app_info` (src-tauri/commands.rs `AppInfo`). */
 export interface AppInfo {
   /** The product name, "Quire". */
   name: string;
   /** The app's version (semver). */
   version: string;
   /** The folder that holds the library, indexes and settings (honours `QUIRE_DATA_DIR`). */
-  dataDir: string;
+  data_dir: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Library (quire-core types.rs / library.rs)
+
+export type Format = 'pdf' | 'markdown' | 'text' | 'html' | 'code' | 'docx' | 'epub';
+
+/** What the store says about a document (`DocStatus`): `indexing` means a crash or an ingest in progress. */
+export type DocStatus = 'indexing' | 'indexed' | 'failed';
+
+/** A document of the library (`DocumentRecord`). */
+export interface DocumentRecord {
+  id: string;
+  /** The absolute path of the file. */
+  path: string;
+  format: Format;
+  title: string | null;
+  content_hash: string;
+  size: number;
+  mtime_ms: number;
+  pages: number | null;
+  chunk_count: number;
+  status: DocStatus;
+  /** Why it failed, for `failed`. */
+  error: string | null;
+  embedding_model: string;
+  /** When it was last indexed (ms since the epoch). */
+  updated_ms: number;
+}
+
+/** `LibraryStats`. */
+export interface LibraryStats {
+  documents: number;
+  indexed: number;
+  failed: number;
+  chunks: number;
+  disk_bytes: number;
+  embedding_model: string | null;
+}
+
+/** `library_overview`: everything the library screen shows at once (src-tauri `LibraryOverview`). */
+export interface LibraryOverview {
+  stats: LibraryStats;
+  /** Every document, in no particular order. */
+  documents: DocumentRecord[];
+  /** Collection name → the paths (files or folders) it holds. */
+  collections: Record<string, string[]>;
+}
+
+/** What happened to one document in an ingest (`DocOutcome`, tagged by `status`). */
+export type DocOutcome =
+  | { status: 'indexed'; chunks: number; tokens: number; pages: number | null }
+  | { status: 'unchanged' }
+  | { status: 'failed'; reason: string }
+  | { status: 'removed' };
+
+/** Where one document is inside an ingest (`IngestStage`). */
+export type IngestStage = 'extracting' | 'embedding';
+
+/**
+ * The `ingest` event, broadcast to every window while imports run (src-tauri `IngestNotice`, tagged by
+ * `event`). One import = one batch; batches queue and run one at a time, in order.
+ */
+export type IngestNotice =
+  /** A batch was queued: `paths` as the user gave them. `batch` numbers batches from 1 for this run. */
+  | { event: 'queued'; batch: number; paths: string[] }
+  /** A batch started: its files are known (`files` to look at, `bytes` in all). */
+  | { event: 'scanned'; batch: number; files: number; bytes: number; paths: string[] }
+  /** A document entered a stage. */
+  | { event: 'stage'; batch: number; path: string; stage: IngestStage }
+  /** A document is done (indexed, unchanged, failed or removed); written to the library already. */
+  | { event: 'document'; batch: number; path: string; bytes: number; outcome: DocOutcome }
+  /** A batch ended; `cancelled` when the user stopped it. Counts are of this batch. */
+  | {
+      event: 'finished';
+      batch: number;
+      indexed: number;
+      unchanged: number;
+      failed: number;
+      removed: number;
+      cancelled: boolean;
+      seconds: number;
+    }
+  /** A batch could not run at all (e.g. the embedding model is missing); nothing was changed. */
+  | { event: 'error'; batch: number; kind: string; message: string };
+
+/** A chunk of a document (`Chunk`). Pages are 1-based physical pages, as a PDF viewer numbers them. */
+export interface Chunk {
+  doc_id: string;
+  index: number;
+  path: string;
+  text: string;
+  page_start: number | null;
+  page_end: number | null;
+  heading_path: string[];
+  char_start: number;
+  char_end: number;
+  tokens: number;
+  embedding_model: string;
+}
+
+/** A search hit (`Hit`): a chunk and its fused score. */
+export interface Hit {
+  chunk: Chunk;
+  score: number;
+}
+
+/** `document_view`: a document's text, chunk by chunk in reading order, for the source viewer. */
+export interface DocumentView {
+  document: DocumentRecord;
+  /** The chunks in order; neighbouring chunks overlap (see `char_start` / `char_end`). */
+  chunks: Chunk[];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Answers and conversations (quire-core answer.rs, conversation.rs, generate.rs)
+
+export type Role = 'system' | 'user' | 'assistant';
+
+/** A passage given to the model, numbered as the answer cites it (`Source`). */
+export interface Source {
+  n: number;
+  doc_id: string;
+  path: string;
+  title: string | null;
+  page_start: number | null;
+  page_end: number | null;
+  heading_path: string[];
+  chunk_indexes: number[];
+  text: string;
+  /** The retrieval (or reranker) score. */
+  score: number;
+}
+
+/** What `[n]` in an answer points at (`Citation`): the document, its pages and the exact passage. */
+export interface Citation {
+  n: number;
+  doc_id: string;
+  path: string;
+  title: string | null;
+  page_start: number | null;
+  page_end: number | null;
+  heading_path: string[];
+  /** The passage the model was given, verbatim: the viewer highlights it. */
+  snippet: string;
+}
+
+/** Whether the reranker ran (`RerankStatus`, tagged by `status`). */
+export type RerankStatus = { status: 'ran'; model: string } | { status: 'skipped'; reason: string };
+
+export type StopReason = 'end' | 'max_tokens' | 'context_full' | 'cancelled' | 'repetition';
+
+export interface Usage {
+  prompt_tokens: number;
+  cached_tokens: number;
+  completion_tokens: number;
+}
+
+export interface Timings {
+  load_ms: number;
+  prompt_ms: number;
+  first_token_ms: number;
+  generation_ms: number;
+}
+
+/** A streamed step of an answer (`AnswerEvent`, tagged by `type`), in this order. */
+export type AnswerEvent =
+  | { type: 'rewritten'; query: string }
+  | { type: 'retrieved'; chunks: number; duplicates_removed: number; best_similarity: number | null }
+  | ({ type: 'rerank' } & RerankStatus)
+  | { type: 'sources'; sources: Source[]; dropped_sources: number; dropped_history: number; prompt_tokens: number }
+  | { type: 'progress'; message: string }
+  | { type: 'prompt'; tokens: number; cached: number }
+  /** The next piece of the answer; `[n]` that point at no source are already removed. */
+  | { type: 'token'; text: string };
+
+/** A message of a conversation (`Message`). Assistant messages carry what the answer was built from. */
+export interface Message {
+  role: Role;
+  /** Markdown from the model (render sanitized: no raw HTML, no remote images). */
+  content: string;
+  created_ms: number;
+  citations: Citation[];
+  /** The sources the model was given (assistant messages). */
+  sources: Source[];
+  rerank: RerankStatus | null;
+  model: string | null;
+  /** The standalone query a follow-up was rewritten into (user messages). */
+  rewritten_query: string | null;
+  usage: Usage | null;
+  timings: Timings | null;
+  stop: StopReason | null;
+  /** Something the user should know about this answer ("stopped", "not in the library", …). */
+  notice: string | null;
+  /** True when retrieval found nothing close enough and the model was not asked. */
+  not_in_library: boolean;
+}
+
+/** What a conversation is restricted to (src-tauri `Scope`). */
+export type Scope =
+  | { kind: 'library' }
+  | { kind: 'collection'; name: string }
+  /** One document (or a folder: every document under it). */
+  | { kind: 'path'; path: string };
+
+/** A conversation (`Conversation`). */
+export interface Conversation {
+  id: string;
+  title: string;
+  created_ms: number;
+  updated_ms: number;
+  scope: Scope;
+  messages: Message[];
+}
+
+/** A conversation in the list (`ConversationSummary`). */
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  created_ms: number;
+  updated_ms: number;
+  messages: number;
+}
+
+/** `ask`: a question in a conversation (src-tauri `AskRequest`). */
+export interface AskRequest {
+  /** Chosen by the UI; `cancel_answer(request_id)` stops this answer. */
+  request_id: string;
+  conversation_id: string;
+  question: string;
+  /** Replace the conversation's last answer instead of adding a question (the question is the last one asked). */
+  regenerate: boolean;
+}
+
+/** `ask` resolves with the conversation as saved, the new answer last. */
+export type AskResult = Conversation;
+
+export type ExportFormat = 'markdown' | 'json';
+
+// ---------------------------------------------------------------------------------------------------------
+// Models and settings
+
+export type ModelRole = 'chat' | 'embedding' | 'reranker';
+
+/** An installed GGUF model, from its metadata (src-tauri `InstalledModel`). */
+export interface InstalledModel {
+  path: string;
+  file_name: string;
+  size_bytes: number;
+  /** What the file is for, from its metadata (pooling type, chat template, architecture). */
+  role: ModelRole;
+  /** `general.name`, when the file has one. */
+  name: string | null;
+  architecture: string;
+  /** The weights' type ("Q4_1", "Q8_0", …). */
+  quantization: string | null;
+  /** The context the model was trained for. */
+  context_length: number | null;
+  parameters: number;
+  /** Whether the settings choose this file for its role (explicitly or as the starter model). */
+  is_default: boolean;
+  /** Whether the model worker holds it in memory now. */
+  loaded: boolean;
+}
+
+/** A file the models folder holds that is not a usable model (damaged, not GGUF). */
+export interface BrokenModel {
+  path: string;
+  file_name: string;
+  reason: string;
+}
+
+/** `list_models`. */
+export interface ModelList {
+  /** The folder models are read from. */
+  dir: string;
+  models: InstalledModel[];
+  broken: BrokenModel[];
+}
+
+export type GpuLayers = 'all' | 'none' | number;
+export type Theme = 'system' | 'light' | 'dark';
+
+/** The user's settings (quire-core settings.rs `Settings`), saved in the data folder. */
+export interface Settings {
+  generation: {
+    /** 0 to 2; 0 always picks the likeliest token. */
+    temperature: number;
+    /** 0 (exclusive) to 1. */
+    top_p: number;
+    /** Most tokens in one answer, 16 to 8192. */
+    max_tokens: number;
+    /** 1 (off) to 2. */
+    repeat_penalty: number;
+  };
+  retrieval: {
+    /** Passages given to the model, 1 to 32. */
+    top_k: number;
+    /** Tokens per chunk, 64 to 512 (capped by the embedding model); changing it re-indexes. */
+    chunk_tokens: number;
+    /** Tokens shared by neighbouring chunks, 0 to half a chunk; changing it re-indexes. */
+    chunk_overlap: number;
+  };
+  runtime: {
+    gpu_layers: GpuLayers;
+    /** Tokens in the chat model's context window, 512 to 131072. */
+    context_size: number;
+    /** CPU threads; 0: all cores. */
+    threads: number;
+  };
+  /** The model file chosen per role; null: the starter model. */
+  models: {
+    chat: string | null;
+    embedding: string | null;
+    reranker: string | null;
+  };
+  appearance: {
+    theme: Theme;
+  };
+}
+
+/** `save_settings` resolves with what was saved and what it changes. */
+export interface SavedSettings {
+  settings: Settings;
+  /** The chunking changed: the library is being re-indexed (progress arrives as `ingest` events). */
+  reindexing: boolean;
 }

@@ -22,7 +22,7 @@ describe('LibraryScreen', () => {
   });
 
   it('shows the data folder and version that Rust reports', async () => {
-    appInfo.mockResolvedValue({ name: 'Quire', version: '1.2.3', dataDir: '/tmp/quire-library' });
+    appInfo.mockResolvedValue({ name: 'Quire', version: '1.2.3', data_dir: '/tmp/quire-library' });
     render(LibraryScreen);
 
     expect(await screen.findByTestId('data-dir')).toHaveTextContent('/tmp/quire-library');
