@@ -292,7 +292,11 @@ fn print_sources(answer: &Answer) {
         }
         return;
     }
-    println!("\nSources:");
+    if answer.attributed {
+        println!("\nSources (matched to the answer by Quire; the model cited none):");
+    } else {
+        println!("\nSources:");
+    }
     print_citation_list(&answer.citations);
 }
 

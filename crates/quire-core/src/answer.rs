@@ -155,6 +155,11 @@ pub enum AnswerEvent {
     Token {
         text: String,
     },
+    /// The model cited nothing, so Quire matched the answer's sentences to the sources: this is the whole
+    /// answer again, with those citations (it replaces the streamed text).
+    Cited {
+        text: String,
+    },
 }
 
 /// A finished answer.
@@ -163,6 +168,9 @@ pub struct Answer {
     pub text: String,
     /// The sources the answer cites, in the order they were first cited.
     pub citations: Vec<Citation>,
+    /// The model cited nothing and the citations were matched by Quire (see [`crate::attribution`]).
+    #[serde(default)]
+    pub attributed: bool,
     /// Every source the model was given.
     pub sources: Vec<Source>,
     pub rewritten_query: Option<String>,
@@ -257,6 +265,7 @@ impl Answerer {
             return Ok(Answer {
                 text: NOT_IN_LIBRARY.to_string(),
                 citations: Vec::new(),
+                attributed: false,
                 sources: Vec::new(),
                 rewritten_query: rewritten,
                 model: info.model_id,
@@ -307,7 +316,11 @@ impl Answerer {
         });
 
         let generation = self.stream(prompt.messages.clone(), prompt.sources.len(), cancel, on_event).await?;
-        Ok(self.finish(generation, prompt.sources, rewritten, info.model_id, started))
+        let answer = self.finish(generation, prompt.sources, rewritten, info.model_id, started);
+        if answer.attributed {
+            on_event(AnswerEvent::Cited { text: answer.text.clone() });
+        }
+        Ok(answer)
     }
 
     /// Generates from `messages`, streaming tokens with citations checked against `sources` sources.
@@ -349,13 +362,24 @@ impl Answerer {
         model: String,
         started: Instant,
     ) -> Answer {
-        let text = crate::citations::filter_all(generation.text.trim(), sources.len() as u32);
+        let mut text = crate::citations::filter_all(generation.text.trim(), sources.len() as u32);
         let by_number: HashMap<u32, &Source> = sources.iter().map(|s| (s.n, s)).collect();
-        let citations =
-            cited_numbers(&text).into_iter().filter_map(|n| by_number.get(&n).map(|s| Citation::of(s))).collect();
+        let cite = |text: &str| -> Vec<Citation> {
+            cited_numbers(text).into_iter().filter_map(|n| by_number.get(&n).map(|s| Citation::of(s))).collect()
+        };
+        let mut citations = cite(&text);
+        let mut attributed = false;
+        if citations.is_empty()
+            && let Some(cited) = crate::attribution::attribute(&text, &sources)
+        {
+            text = cited;
+            citations = cite(&text);
+            attributed = true;
+        }
         Answer {
             text,
             citations,
+            attributed,
             sources,
             rewritten_query,
             model,
@@ -583,6 +607,9 @@ impl Answerer {
                 let mut answer = self.finish(generation, sources, None, info.model_id, started);
                 // Citations point at the document parts, not at their summaries.
                 answer.citations.retain(|c| summaries.iter().any(|s| s.n == c.n));
+                if answer.attributed {
+                    on_event(AnswerEvent::Cited { text: answer.text.clone() });
+                }
                 return Ok(answer);
             }
             on_event(AnswerEvent::Progress { message: format!("combining {} part summaries", summaries.len()) });

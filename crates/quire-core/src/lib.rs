@@ -7,6 +7,7 @@
 
 pub mod analyze;
 pub mod answer;
+pub mod attribution;
 pub mod chunk;
 pub mod citations;
 pub mod clean;
