@@ -186,7 +186,12 @@ export type AnswerEvent =
   | { type: 'progress'; message: string }
   | { type: 'prompt'; tokens: number; cached: number }
   /** The next piece of the answer; `[n]` that point at no source are already removed. */
-  | { type: 'token'; text: string };
+  | { type: 'token'; text: string }
+  /**
+   * Last, only when the model cited nothing: Quire matched the answer's sentences to the sources, and this
+   * is the whole answer again with those `[n]` markers. It replaces the streamed text.
+   */
+  | { type: 'cited'; text: string };
 
 /** A message of a conversation (`Message`). Assistant messages carry what the answer was built from. */
 export interface Message {
