@@ -89,6 +89,9 @@ pub struct Message {
     /// Retrieval found nothing close enough to the question; the model was not asked.
     #[serde(default)]
     pub not_in_library: bool,
+    /// The model cited nothing; the citations were matched to the answer by Quire.
+    #[serde(default)]
+    pub attributed: bool,
 }
 
 impl Message {
@@ -107,6 +110,7 @@ impl Message {
             sources: Vec::new(),
             rerank: None,
             not_in_library: false,
+            attributed: false,
         }
     }
 
@@ -122,6 +126,7 @@ impl Message {
         m.stop = Some(answer.stop);
         m.notice = answer.notice.clone();
         m.not_in_library = answer.not_in_library;
+        m.attributed = answer.attributed;
         m
     }
 

@@ -213,6 +213,8 @@ export interface Message {
   notice: string | null;
   /** True when retrieval found nothing close enough and the model was not asked. */
   not_in_library: boolean;
+  /** The model cited nothing; Quire matched the citations to the answer's sentences. */
+  attributed: boolean;
 }
 
 /** What a conversation is restricted to (src-tauri `Scope`). */
