@@ -4,6 +4,7 @@
 #
 #   scripts/e2e.sh
 #
+# The tests import real documents from the fixtures (scripts/fixtures.sh) and ask the starter models.
 # Expects the debug app at $CARGO_TARGET_DIR/debug/quire-desktop (or $QUIRE_APP), built after the UI and with tauri's
 # custom-protocol feature, so that it serves ui/dist instead of loading devUrl
 # (`(cd ui && npm run build) && cargo build -p quire-desktop`; scripts/test.sh does both). Installs tauri-driver
@@ -70,6 +71,7 @@ fi
 # The app inherits this environment through tauri-driver and WebKitWebDriver.
 export QUIRE_DATA_DIR="$work/data"
 export QUIRE_E2E_ARTIFACTS="$artifacts"
+export QUIRE_E2E_FIXTURES="${QUIRE_E2E_FIXTURES:-$QUIRE_CACHE/fixtures}"
 export QUIRE_APP="$app"
 export TAURI_DRIVER_PORT="$port"
 mkdir -p "$QUIRE_DATA_DIR"

@@ -1,0 +1,170 @@
+/**
+ * The product end to end in the real app: import a real PDF (the Debian New Maintainers' Guide) and a broken
+ * one, watch them reach "Indexed" and "Failed" with its reason, search the library, ask a question and see the
+ * answer stream with a citation chip, open the citation at its page with the passage marked, stop a long
+ * answer, and visit the models and settings screens. Screenshots of each step go to $QUIRE_E2E_ARTIFACTS.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { screenshot } from '../support.ts';
+
+const fixtures = process.env.QUIRE_E2E_FIXTURES;
+const GUIDE = 'maint-guide.en.pdf';
+
+/** A folder of documents to import: a copy of the real guide and a PDF that is only garbage. */
+function documents(): { guide: string; broken: string } {
+  if (!fixtures) throw new Error('QUIRE_E2E_FIXTURES is not set: run the tests through scripts/e2e.sh');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quire-e2e-docs-'));
+  const guide = path.join(dir, GUIDE);
+  fs.copyFileSync(path.join(fixtures, 'docs', GUIDE), guide);
+  const broken = path.join(dir, 'broken.pdf');
+  fs.writeFileSync(broken, '%PDF-1.4\nthis file was cut short and is not a PDF at all\n');
+  return { guide, broken };
+}
+
+/**
+ * Imports as a drop on the window does: the drop handler hands the dropped paths to the `import_paths`
+ * command, which is what this calls (WebDriver cannot perform a native file drop).
+ */
+async function importLikeADrop(paths: string[]): Promise<void> {
+  await browser.execute((p: string[]) => {
+    const internals = (window as unknown as { __TAURI_INTERNALS__: { invoke: (c: string, a: unknown) => unknown } })
+      .__TAURI_INTERNALS__;
+    return internals.invoke('import_paths', { paths: p, collection: null });
+  }, paths);
+}
+
+function row(file: string) {
+  return $(`[data-testid="doc-row"][data-path$="${file}"]`);
+}
+
+async function statusOf(file: string): Promise<string> {
+  const r = row(file);
+  if (!(await r.isExisting())) return '';
+  return r.$('[data-testid="doc-status"]').getText();
+}
+
+describe('Quire with a real library', () => {
+  const docs = documents();
+
+  before(async () => {
+    await $('nav[aria-label="Sections"]').waitForDisplayed({ timeout: 30_000 });
+  });
+
+  it('imports a real PDF to "Indexed" and fails a broken one with its reason', async function () {
+    this.timeout(300_000);
+    await $('[data-testid="nav-library"]').click();
+    await $('[data-testid="screen-library"]').waitForDisplayed();
+
+    await importLikeADrop([docs.guide, docs.broken]);
+
+    await $('[data-testid="import-progress"]').waitForDisplayed({ timeout: 30_000 });
+    await screenshot('library-importing');
+    await browser.waitUntil(async () => (await statusOf(GUIDE)) === 'Indexed', {
+      timeout: 240_000,
+      interval: 500,
+      timeoutMsg: `${GUIDE} did not reach "Indexed" (status: ${await statusOf(GUIDE)})`,
+    });
+    await browser.waitUntil(async () => (await statusOf('broken.pdf')) === 'Failed', {
+      timeout: 30_000,
+      timeoutMsg: 'the broken PDF was not marked "Failed"',
+    });
+    const reason = await row('broken.pdf').$('[data-testid="doc-error"]').getText();
+    expect(reason.length).toBeGreaterThan(10);
+    expect(reason.toLowerCase()).toMatch(/damaged|not a pdf|invalid|cannot/);
+    await screenshot('library-indexed');
+  });
+
+  it('finds the page about quilt with the library search', async () => {
+    const search = $('[data-testid="library-search"]');
+    await search.setValue('quilt manage large numbers of patches');
+    await browser.keys(['Enter']);
+    const hit = $('[data-testid="search-hit"]');
+    await hit.waitForDisplayed({ timeout: 30_000 });
+    const hits = await $$('[data-testid="search-hit"]').map((h) => h.getText());
+    expect(hits.some((text) => text.includes('p. 10') || text.includes('pp. 10'))).toBe(true);
+    await screenshot('library-search');
+  });
+
+  it('streams an answer with a citation chip that opens the source at its page', async function () {
+    this.timeout(240_000);
+    await $('[data-testid="nav-chat"]').click();
+    await $('[data-testid="screen-chat"]').waitForDisplayed();
+    await $('[data-testid="new-conversation"]').click();
+
+    const input = $('[data-testid="question-input"]');
+    await input.waitForDisplayed();
+    await input.setValue('What does the quilt package help you manage?');
+    await $('[data-testid="send"]').click();
+
+    // Tokens arrive while the answer is marked as streaming.
+    const streaming = $('[data-testid="assistant-message"][data-streaming="true"]');
+    await streaming.waitForExist({ timeout: 120_000, timeoutMsg: 'no answer started streaming' });
+    await browser.waitUntil(async () => (await streaming.isExisting()) && (await streaming.getText()).length > 0, {
+      timeout: 120_000,
+      interval: 100,
+      timeoutMsg: 'no token was shown while the answer streamed',
+    });
+    await screenshot('chat-streaming');
+    await $('[data-testid="assistant-message"][data-streaming="false"]').waitForExist({ timeout: 180_000 });
+
+    const chip = $('[data-testid="assistant-message"] [data-testid="citation-chip"]');
+    await chip.waitForDisplayed({ timeout: 10_000, timeoutMsg: 'the answer has no citation chip' });
+    await screenshot('chat-answer');
+
+    await chip.click();
+    const viewer = $('[data-testid="source-viewer"]');
+    await viewer.waitForDisplayed();
+    const page = viewer.$('[data-testid="viewer-page"]');
+    await page.waitForDisplayed();
+    // The guide's quilt entry ("helps you to manage large numbers of patches") is on page 10.
+    expect(await page.getText()).toContain('Page 10');
+    const passage = viewer.$('mark[data-testid="cited-passage"]');
+    await passage.waitForDisplayed();
+    expect((await passage.getText()).toLowerCase()).toContain('quilt');
+    await screenshot('chat-source-viewer');
+    await browser.keys(['Escape']);
+    await viewer.waitForDisplayed({ reverse: true });
+  });
+
+  it('stops a long answer and stays usable', async function () {
+    this.timeout(240_000);
+    const before = (await $$('[data-testid="assistant-message"]').length) as number;
+    const input = $('[data-testid="question-input"]');
+    await input.setValue('Write a very long and detailed essay about every chapter of the maintainers guide.');
+    await $('[data-testid="send"]').click();
+
+    const streaming = $('[data-testid="assistant-message"][data-streaming="true"]');
+    await browser.waitUntil(async () => (await streaming.isExisting()) && (await streaming.getText()).length > 0, {
+      timeout: 120_000,
+      interval: 100,
+      timeoutMsg: 'the long answer did not start',
+    });
+    await $('[data-testid="stop"]').click();
+
+    await browser.waitUntil(async () => !(await streaming.isExisting()), {
+      timeout: 30_000,
+      timeoutMsg: 'the answer did not stop',
+    });
+    const messages = await $$('[data-testid="assistant-message"]');
+    expect(messages.length).toBe(before + 1);
+    const last = messages[messages.length - 1];
+    expect((await last?.getText())?.toLowerCase()).toContain('stopped');
+    expect(await $('[data-testid="send"]').isExisting()).toBe(true);
+    expect(await input.isEnabled()).toBe(true);
+    await screenshot('chat-stopped');
+  });
+
+  it('shows the installed models and the settings', async () => {
+    await $('[data-testid="nav-models"]').click();
+    await $('[data-testid="model-row"][data-role="chat"]').waitForDisplayed({ timeout: 30_000 });
+    expect(await $('[data-testid="screen-models"]').getText()).toContain('SmolLM2-135M-Instruct');
+    await screenshot('models');
+
+    await $('[data-testid="nav-settings"]').click();
+    await $('[data-testid="screen-settings"]').waitForDisplayed();
+    expect(await $('[data-testid="screen-settings"]').getText()).toContain('Temperature');
+    await screenshot('settings');
+  });
+});
