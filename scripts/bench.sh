@@ -7,13 +7,14 @@
 # same texts, alternating, twice), search (10k and 100k chunks), eval (faq-eval-en: Quire's three modes and the
 # reference retrievers), ask (the chat model: time to first token and tokens/s vs a llama.cpp driver on the same
 # model, prompt length and threads, alternating, four times; follow-up with the cached prefix; ROUGE-L of answers on
-# tests/data/faq-answers-en.jsonl). Results: $QUIRE_CACHE/bench/<time>/ (JSON per run, summary.md).
+# tests/data/faq-answers-en.jsonl), app (the desktop app's binary size, cold start and memory, release build, under
+# Xvfb when there is no display; scripts/bench_app.py). Results: $QUIRE_CACHE/bench/<time>/ (JSON per run, summary.md).
 # Env: THREADS (2), PEER (../shared/bench-peer), QUIRE_BENCH_CACHE (~/.cache/quire-bench).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$QUIRE_ROOT"
 THREADS="${THREADS:-2}"
-STAGES="${STAGES:-ingest embed search eval ask}"
+STAGES="${STAGES:-ingest embed search eval ask app}"
 PEER="${PEER:-$QUIRE_ROOT/../shared/bench-peer}"
 C="${QUIRE_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quire-bench}"
 OUT="$QUIRE_CACHE/bench/$(date -u +%Y%m%dT%H%M%SZ)"
@@ -96,6 +97,18 @@ if has ask; then
   stamp "ask: ROUGE-L of answers on faq-answers-en"
   "$Q" --threads "$THREADS" eval --answers tests/data/faq-answers-en.jsonl --beir "$EVAL_SET" --json \
     > "$OUT/quire_answers.json"
+fi
+
+if has app; then
+  stamp "app: release build of the desktop app"
+  (cd ui && npm run build)
+  cargo build --release --locked -p quire-desktop
+  display=()
+  [[ -n "${DISPLAY:-}" ]] || display=(xvfb-run -a -s "-screen 0 1280x860x24")
+  stamp "app: binary size, cold start, memory"
+  "${display[@]}" python3 scripts/bench_app.py "$CARGO_TARGET_DIR/release/quire-desktop" --runs 5 \
+    --embed-model "$MODEL" --chat-model "$QUIRE_MODELS_DIR/SmolLM2-135M-Instruct.Q4_1.gguf" \
+    --browser /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser --page ui/dist/index.html > "$OUT/quire_app.json"
 fi
 
 stamp "summary"

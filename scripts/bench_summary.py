@@ -179,6 +179,29 @@ def ask(out):
         print()
 
 
+def app(out):
+    a = load(out / "quire_app.json")
+    if not a:
+        return
+    print("### Desktop app footprint (release build, under Xvfb)\n")
+    mb = 1024 * 1024
+    stripped = f", {a['binary_stripped_bytes'] / mb:.1f} MB stripped" if a.get("binary_stripped_bytes") else ""
+    print(f"- Binary: {a['binary_bytes'] / mb:.1f} MB{stripped} (the model and parser workers are the same binary).")
+    starts = ", ".join(f"{s['seconds']:.2f}" for s in a["starts"])
+    print(f"- Cold start to an interactive window (process start to the UI mounted): median {a['start_median_s']:.2f} s "
+          f"(runs: {starts} s).")
+    base = a.get("baseline_median_pss_mb")
+    vs = f"; WebKitGTK's MiniBrowser showing the same page: {base:.0f} MB PSS ({ratio(a['idle_median_pss_mb'], base)})" \
+        if base else ""
+    print(f"- Idle, no model loaded (app + WebKit processes): {a['idle_median_pss_mb']:.0f} MB PSS, "
+          f"{a['idle_median_rss_mb']:.0f} MB RSS summed{vs}.")
+    w = a.get("worker_with_starter_models")
+    if w:
+        print(f"- With the starter models loaded (plus the model worker holding MiniLM and SmolLM2-135M, "
+              f"{w['pss_mb']:.0f} MB PSS): {a['with_models_pss_mb']:.0f} MB PSS, {a['with_models_rss_mb']:.0f} MB RSS.")
+    print()
+
+
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
     machine = out / "machine.txt"
@@ -192,6 +215,7 @@ def main():
     search(out)
     evaluation(out)
     ask(out)
+    app(out)
 
 
 if __name__ == "__main__":

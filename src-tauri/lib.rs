@@ -22,11 +22,19 @@ use tauri::Runtime;
 
 /// Starts the desktop app and returns when its last window closes.
 pub fn run() {
+    let started = std::time::Instant::now();
     init_tracing();
     let state = AppState::new(quire_core::paths::default_data_dir());
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %state.data_dir().display(), "starting Quire");
 
-    if let Err(error) = build(tauri::Builder::default(), state).run(context()) {
+    // The UI mounts while its page loads, so a loaded page is an interactive window (scripts/bench_app.py
+    // times the start-up by this line).
+    let builder = tauri::Builder::default().on_page_load(move |_, payload| {
+        if payload.event() == tauri::webview::PageLoadEvent::Finished {
+            tracing::info!(ms = started.elapsed().as_millis() as u64, url = %payload.url(), "window interactive");
+        }
+    });
+    if let Err(error) = build(builder, state).run(context()) {
         tracing::error!(%error, "Quire could not start");
         std::process::exit(1);
     }
