@@ -252,7 +252,26 @@ impl Opened {
             }
             on_event(event);
         };
-        let answer = answerer.ask(&q, cancel, &mut forward).await?;
+        let answer = match answerer.ask(&q, cancel, &mut forward).await {
+            Ok(answer) => answer,
+            // Stopped before the answer began (while a follow-up was being rewritten or the prompt read):
+            // the question is kept, with an empty stopped answer, so that nothing the user typed is lost.
+            Err(Error::Cancelled) => Answer {
+                text: String::new(),
+                citations: Vec::new(),
+                attributed: false,
+                sources: Vec::new(),
+                rewritten_query: None,
+                model: self.options.chat_options()?.model.display().to_string(),
+                stop: quire_core::StopReason::Cancelled,
+                notice: Some("stopped before the answer began".into()),
+                not_in_library: false,
+                usage: Default::default(),
+                timings: Default::default(),
+                total_ms: 0.0,
+            },
+            Err(error) => return Err(error),
+        };
         let mut user = Message::user(question);
         user.rewritten_query = answer.rewritten_query.clone();
         let saved = store.append_to(conversation, vec![user, Message::answer(&answer, rerank)])?;
