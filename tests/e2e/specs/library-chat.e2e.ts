@@ -101,7 +101,8 @@ describe('Quire with a real library', () => {
     // Tokens arrive while the answer is marked as streaming.
     const streaming = $('[data-testid="assistant-message"][data-streaming="true"]');
     await streaming.waitForExist({ timeout: 120_000, timeoutMsg: 'no answer started streaming' });
-    await browser.waitUntil(async () => (await streaming.isExisting()) && (await streaming.getText()).length > 0, {
+    const words = streaming.$('[data-testid="answer-text"]');
+    await browser.waitUntil(async () => (await words.isExisting()) && (await words.getText()).trim().length > 0, {
       timeout: 120_000,
       interval: 100,
       timeoutMsg: 'no token was shown while the answer streamed',
@@ -135,8 +136,10 @@ describe('Quire with a real library', () => {
     await input.setValue('Write a very long and detailed essay about every chapter of the maintainers guide.');
     await $('[data-testid="send"]').click();
 
+    // Stop once the answer itself has begun (not only its retrieval steps).
     const streaming = $('[data-testid="assistant-message"][data-streaming="true"]');
-    await browser.waitUntil(async () => (await streaming.isExisting()) && (await streaming.getText()).length > 0, {
+    const words = streaming.$('[data-testid="answer-text"]');
+    await browser.waitUntil(async () => (await words.isExisting()) && (await words.getText()).trim().length > 0, {
       timeout: 120_000,
       interval: 100,
       timeoutMsg: 'the long answer did not start',
@@ -150,7 +153,8 @@ describe('Quire with a real library', () => {
     const messages = await $$('[data-testid="assistant-message"]');
     expect(messages.length).toBe(before + 1);
     const last = messages[messages.length - 1];
-    expect((await last?.getText())?.toLowerCase()).toContain('stopped');
+    expect((await last?.$('[data-testid="answer-text"]').getText())?.trim().length).toBeGreaterThan(0);
+    expect(await last?.$('[data-testid="message-notice"]').getText()).toBe('stopped');
     expect(await $('[data-testid="send"]').isExisting()).toBe(true);
     expect(await input.isEnabled()).toBe(true);
     await screenshot('chat-stopped');

@@ -1,28 +1,107 @@
-import { render, screen } from '@testing-library/svelte';
+import { render, screen, waitFor, within } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { getAppInfo } from '$lib/ipc/commands';
-import { IpcError } from '$lib/ipc';
+import {
+  cancelImports,
+  chooseFiles,
+  chooseFolder,
+  getAppInfo,
+  getLibraryOverview,
+  importPaths,
+  onIngest,
+  openDocument,
+  reindexDocument,
+  removeCollection,
+  removeDocument,
+  revealDocument,
+  searchLibrary,
+  setCollection,
+} from '$lib/ipc/commands';
+import { IpcError, type Chunk, type Hit, type IngestNotice } from '$lib/ipc';
+import { doc, overview } from '$lib/library/testing';
 import LibraryScreen from '$lib/screens/LibraryScreen.svelte';
 
 vi.mock('$lib/ipc/commands');
 const appInfo = vi.mocked(getAppInfo);
+const libraryOverview = vi.mocked(getLibraryOverview);
+
+let emit: (notice: IngestNotice) => void = () => {};
 
 beforeEach(() => {
-  appInfo.mockReset();
+  vi.resetAllMocks();
+  appInfo.mockResolvedValue({ name: 'Quire', version: '1.2.3', data_dir: '/tmp/quire-library' });
+  libraryOverview.mockResolvedValue(overview([]));
+  vi.mocked(onIngest).mockImplementation(async (handler) => {
+    emit = handler;
+    return () => {};
+  });
 });
 
+const DOCS = [
+  doc('/home/me/Reports/annual.pdf', { title: 'Annual report 2024', size: 2_400_000, pages: 48, chunk_count: 130 }),
+  doc('/home/me/Notes/ideas.md', { format: 'markdown', size: 5_300, pages: null, chunk_count: 4, updated_ms: 1 }),
+  doc('/home/me/Scans/broken.pdf', {
+    status: 'failed',
+    error: 'The PDF is damaged: no cross-reference table',
+    size: 90,
+    chunk_count: 0,
+    pages: null,
+  }),
+  doc('/home/me/Books/long.epub', { format: 'epub', status: 'indexing', size: 800_000, chunk_count: 0 }),
+];
+
+function row(path: string): HTMLElement {
+  const found = screen.getAllByTestId('doc-row').find((r) => r.dataset.path === path);
+  if (!found) throw new Error(`no row for ${path}`);
+  return found;
+}
+
+function statusOf(path: string): string | undefined {
+  return within(row(path)).getByTestId('doc-status').textContent?.trim();
+}
+
+function rowNames(): string[] {
+  return screen.getAllByTestId('doc-row').map((r) => r.dataset.path ?? '');
+}
+
+async function showLibrary(docs = DOCS, collections: Record<string, string[]> = {}) {
+  libraryOverview.mockResolvedValue(overview(docs, collections));
+  const user = userEvent.setup();
+  render(LibraryScreen);
+  await screen.findAllByTestId('doc-row');
+  return user;
+}
+
+function chunk(fields: Partial<Chunk>): Chunk {
+  return {
+    doc_id: 'd',
+    index: 0,
+    path: '/home/me/Reports/annual.pdf',
+    text: 'text',
+    page_start: null,
+    page_end: null,
+    heading_path: [],
+    char_start: 0,
+    char_end: 4,
+    tokens: 1,
+    embedding_model: 'embed',
+    ...fields,
+  };
+}
+
 describe('LibraryScreen', () => {
-  it('invites the first import when the library is empty', () => {
-    appInfo.mockReturnValue(new Promise(() => {}));
+  it('invites the first import when the library is empty', async () => {
     render(LibraryScreen);
 
     expect(screen.getByRole('heading', { level: 1, name: 'Library' })).toBeInTheDocument();
-    expect(screen.getByRole('heading', { name: 'Your library is empty' })).toBeInTheDocument();
-    expect(screen.getByText('Drop files or folders here to add them.')).toBeInTheDocument();
+    const empty = await screen.findByTestId('library-empty');
+    expect(within(empty).getByRole('heading', { name: 'Your library is empty' })).toBeInTheDocument();
+    expect(within(empty).getByText('Drop files or folders here to add them.')).toBeInTheDocument();
+    expect(within(empty).getByRole('button', { name: 'Add files' })).toBeInTheDocument();
+    expect(within(empty).getByRole('button', { name: 'Add folder' })).toBeInTheDocument();
   });
 
   it('shows the data folder and version that Rust reports', async () => {
-    appInfo.mockResolvedValue({ name: 'Quire', version: '1.2.3', data_dir: '/tmp/quire-library' });
     render(LibraryScreen);
 
     expect(await screen.findByTestId('data-dir')).toHaveTextContent('/tmp/quire-library');
@@ -32,10 +111,13 @@ describe('LibraryScreen', () => {
 
   it('says it is still reading while the details are on their way', () => {
     appInfo.mockReturnValue(new Promise(() => {}));
+    libraryOverview.mockReturnValue(new Promise(() => {}));
     render(LibraryScreen);
 
     expect(screen.getAllByText('Reading…')).toHaveLength(2);
     expect(screen.queryByTestId('data-dir')).not.toBeInTheDocument();
+    // The library itself opens calmly meanwhile.
+    expect(screen.getByTestId('library-loading')).toHaveTextContent('Opening your library…');
   });
 
   it('shows a readable error when the details cannot be read', async () => {
@@ -47,6 +129,336 @@ describe('LibraryScreen', () => {
     expect(alert).toHaveTextContent('Permission denied: /srv/quire');
     expect(alert).toHaveAttribute('data-error-kind', 'io');
     // The invitation to import stays: the error concerns the details only.
-    expect(screen.getByRole('heading', { name: 'Your library is empty' })).toBeInTheDocument();
+    expect(await screen.findByRole('heading', { name: 'Your library is empty' })).toBeInTheDocument();
+  });
+
+  it('shows why the library could not be opened, and tries again on Retry', async () => {
+    libraryOverview.mockRejectedValueOnce(new IpcError('store', 'The index is locked by another process'));
+    const user = userEvent.setup();
+    render(LibraryScreen);
+
+    const error = await screen.findByTestId('library-error');
+    expect(within(error).getByRole('alert')).toHaveTextContent('The index is locked by another process');
+
+    libraryOverview.mockResolvedValue(overview(DOCS));
+    await user.click(within(error).getByRole('button', { name: 'Retry' }));
+    expect(await screen.findAllByTestId('doc-row')).toHaveLength(4);
+    expect(screen.queryByTestId('library-error')).not.toBeInTheDocument();
+  });
+
+  it('lists every document with its details, status and, for a failure, the reason', async () => {
+    await showLibrary();
+
+    expect(screen.getAllByTestId('doc-row')).toHaveLength(4);
+    const annual = row('/home/me/Reports/annual.pdf');
+    expect(annual).toHaveTextContent('Annual report 2024');
+    expect(annual).toHaveTextContent('annual.pdf');
+    expect(annual).toHaveTextContent('/home/me/Reports');
+    expect(annual).toHaveTextContent('PDF');
+    expect(annual).toHaveTextContent('2.4 MB');
+    expect(annual).toHaveTextContent('48');
+    expect(annual).toHaveTextContent('130');
+    expect(statusOf('/home/me/Reports/annual.pdf')).toBe('Indexed');
+    expect(within(annual).queryByTestId('doc-error')).not.toBeInTheDocument();
+
+    expect(statusOf('/home/me/Scans/broken.pdf')).toBe('Failed');
+    expect(within(row('/home/me/Scans/broken.pdf')).getByTestId('doc-error')).toHaveTextContent(
+      'The PDF is damaged: no cross-reference table',
+    );
+    // Stored as `indexing`: an import that did not end.
+    expect(statusOf('/home/me/Books/long.epub')).toBe('Indexing');
+    expect(row('/home/me/Notes/ideas.md')).toHaveTextContent('Markdown');
+  });
+
+  it('filters by name and sorts by name, date or size', async () => {
+    const user = await showLibrary();
+
+    expect(rowNames()).toEqual([
+      '/home/me/Reports/annual.pdf',
+      '/home/me/Scans/broken.pdf',
+      '/home/me/Notes/ideas.md',
+      '/home/me/Books/long.epub',
+    ]);
+
+    const sort = screen.getByRole('combobox', { name: 'Sort by' });
+    await user.selectOptions(sort, 'size');
+    expect(rowNames()).toEqual([
+      '/home/me/Reports/annual.pdf',
+      '/home/me/Books/long.epub',
+      '/home/me/Notes/ideas.md',
+      '/home/me/Scans/broken.pdf',
+    ]);
+    await user.selectOptions(sort, 'date');
+    expect(rowNames().at(-1)).toBe('/home/me/Notes/ideas.md');
+
+    await user.type(screen.getByRole('searchbox', { name: 'Filter documents' }), 'IDEA');
+    expect(rowNames()).toEqual(['/home/me/Notes/ideas.md']);
+
+    await user.clear(screen.getByRole('searchbox', { name: 'Filter documents' }));
+    await user.type(screen.getByRole('searchbox', { name: 'Filter documents' }), 'zzz');
+    expect(screen.queryAllByTestId('doc-row')).toHaveLength(0);
+    expect(screen.getByTestId('no-match')).toHaveTextContent('zzz');
+
+    await user.keyboard('{Escape}');
+    expect(screen.getAllByTestId('doc-row')).toHaveLength(4);
+  });
+
+  it('opens, reveals and re-indexes a document', async () => {
+    const user = await showLibrary();
+    const annual = within(row('/home/me/Reports/annual.pdf'));
+
+    await user.click(annual.getByRole('button', { name: 'Open' }));
+    expect(openDocument).toHaveBeenCalledWith('/home/me/Reports/annual.pdf');
+    await user.click(annual.getByRole('button', { name: 'Show in folder' }));
+    expect(revealDocument).toHaveBeenCalledWith('/home/me/Reports/annual.pdf');
+    await user.click(annual.getByRole('button', { name: 'Re-index' }));
+    expect(reindexDocument).toHaveBeenCalledWith('/home/me/Reports/annual.pdf');
+  });
+
+  it('says why an action failed', async () => {
+    vi.mocked(openDocument).mockRejectedValue(new IpcError('io', 'The file was moved'));
+    const user = await showLibrary();
+
+    await user.click(within(row('/home/me/Reports/annual.pdf')).getByRole('button', { name: 'Open' }));
+
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('Could not open annual.pdf');
+    expect(alert).toHaveTextContent('The file was moved');
+  });
+
+  it('removes a document only after an inline confirmation', async () => {
+    const user = await showLibrary();
+    const path = '/home/me/Notes/ideas.md';
+
+    await user.click(within(row(path)).getByRole('button', { name: 'Remove' }));
+    const confirm = screen.getByTestId('confirm-remove');
+    expect(confirm).toHaveTextContent('The file itself stays where it is');
+    // The safe choice has the keyboard.
+    expect(within(confirm).getByRole('button', { name: 'Keep' })).toHaveFocus();
+    await user.keyboard('{Escape}');
+    expect(screen.queryByTestId('confirm-remove')).not.toBeInTheDocument();
+    expect(removeDocument).not.toHaveBeenCalled();
+
+    libraryOverview.mockResolvedValue(overview(DOCS.filter((d) => d.path !== path)));
+    await user.click(within(row(path)).getByRole('button', { name: 'Remove' }));
+    await user.click(within(screen.getByTestId('confirm-remove')).getByRole('button', { name: 'Remove' }));
+
+    expect(removeDocument).toHaveBeenCalledWith(path);
+    await waitFor(() => expect(screen.getAllByTestId('doc-row')).toHaveLength(3));
+  });
+
+  it('imports what Add files and Add folder choose', async () => {
+    vi.mocked(chooseFiles).mockResolvedValue(['/tmp/a.pdf', '/tmp/b.docx']);
+    vi.mocked(chooseFolder).mockResolvedValue('/tmp/notes');
+    vi.mocked(importPaths).mockResolvedValue(1);
+    const user = await showLibrary();
+
+    await user.click(screen.getByRole('button', { name: 'Add files' }));
+    expect(importPaths).toHaveBeenLastCalledWith(['/tmp/a.pdf', '/tmp/b.docx'], undefined);
+    await user.click(screen.getByRole('button', { name: 'Add folder' }));
+    expect(importPaths).toHaveBeenLastCalledWith(['/tmp/notes'], undefined);
+  });
+
+  it('shows an import as it runs, with statuses per document, and cancels it', async () => {
+    vi.mocked(cancelImports).mockResolvedValue(undefined);
+    const user = await showLibrary();
+
+    emit({ event: 'queued', batch: 1, paths: ['/home/me/Notes', '/tmp/new.pdf'] });
+    const progress = await screen.findByTestId('import-progress');
+    expect(progress).toHaveTextContent('Getting the import ready…');
+    // A document of the library under the import's folder waits its turn; a new file shows at once.
+    await waitFor(() => expect(statusOf('/home/me/Notes/ideas.md')).toBe('Queued'));
+    expect(statusOf('/tmp/new.pdf')).toBe('Queued');
+
+    emit({ event: 'scanned', batch: 1, files: 2, bytes: 2_000_000, paths: ['/home/me/Notes', '/tmp/new.pdf'] });
+    emit({ event: 'stage', batch: 1, path: '/tmp/new.pdf', stage: 'extracting' });
+    emit({ event: 'stage', batch: 1, path: '/tmp/new.pdf', stage: 'embedding' });
+    await waitFor(() => expect(statusOf('/tmp/new.pdf')).toBe('Embedding'));
+    expect(screen.getByTestId('import-current')).toHaveTextContent('Embedding new.pdf');
+    expect(screen.getByTestId('import-files')).toHaveTextContent('0 of 2 files');
+
+    emit({
+      event: 'document',
+      batch: 1,
+      path: '/tmp/new.pdf',
+      bytes: 1_500_000,
+      outcome: { status: 'failed', reason: 'The file is encrypted' },
+    });
+    await waitFor(() => expect(statusOf('/tmp/new.pdf')).toBe('Failed'));
+    expect(within(row('/tmp/new.pdf')).getByTestId('doc-error')).toHaveTextContent('The file is encrypted');
+    expect(screen.getByTestId('import-files')).toHaveTextContent('1 of 2 files');
+    expect(screen.getByTestId('import-bytes')).toHaveTextContent('1.5 MB of 2.0 MB');
+    expect(screen.getByRole('progressbar', { name: 'Import progress' })).toHaveAttribute('aria-valuenow', '75');
+
+    await user.click(within(progress).getByRole('button', { name: 'Cancel' }));
+    expect(cancelImports).toHaveBeenCalledTimes(1);
+    expect(within(progress).getByRole('button', { name: 'Cancelling…' })).toBeDisabled();
+  });
+
+  it('reads the library again when an import finishes and sums it up', async () => {
+    const user = await showLibrary();
+    emit({ event: 'scanned', batch: 1, files: 2, bytes: 10, paths: ['/tmp/new.pdf', '/tmp/bad.pdf'] });
+    emit({
+      event: 'document',
+      batch: 1,
+      path: '/tmp/new.pdf',
+      bytes: 5,
+      outcome: { status: 'indexed', chunks: 3, tokens: 10, pages: 2 },
+    });
+    emit({ event: 'document', batch: 1, path: '/tmp/bad.pdf', bytes: 5, outcome: { status: 'failed', reason: 'bad' } });
+
+    const after = [
+      ...DOCS,
+      doc('/tmp/new.pdf', { title: 'New', chunk_count: 3 }),
+      doc('/tmp/bad.pdf', { status: 'failed', error: 'bad' }),
+    ];
+    libraryOverview.mockResolvedValue(overview(after));
+    emit({ event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 1, removed: 0, cancelled: false, seconds: 4 });
+
+    expect(await screen.findByTestId('import-summary')).toHaveTextContent('Import finished: 1 indexed, 1 failed');
+    await waitFor(() => expect(screen.getAllByTestId('doc-row')).toHaveLength(6));
+    expect(libraryOverview).toHaveBeenCalledTimes(2);
+    expect(row('/tmp/new.pdf')).toHaveTextContent('New');
+    expect(statusOf('/tmp/new.pdf')).toBe('Indexed');
+    expect(statusOf('/tmp/bad.pdf')).toBe('Failed');
+
+    await user.click(within(screen.getByTestId('import-progress')).getByRole('button', { name: 'Dismiss' }));
+    expect(screen.queryByTestId('import-progress')).not.toBeInTheDocument();
+  });
+
+  it('shows an import that could not run', async () => {
+    await showLibrary();
+    emit({ event: 'queued', batch: 3, paths: ['/tmp/x.pdf'] });
+    emit({ event: 'error', batch: 3, kind: 'model_missing', message: 'No embedding model is installed.' });
+
+    const progress = await screen.findByTestId('import-progress');
+    await waitFor(() => expect(within(progress).getByRole('alert')).toHaveTextContent('No embedding model is installed.'));
+    expect(within(progress).getByRole('alert')).toHaveAttribute('data-error-kind', 'model_missing');
+  });
+
+  it('searches the library on Enter and shows each passage as plain text', async () => {
+    const hits: Hit[] = [
+      {
+        chunk: chunk({
+          path: '/home/me/Reports/annual.pdf',
+          page_start: 12,
+          page_end: 12,
+          heading_path: ['Finance', 'Revenue'],
+          text: 'Revenue grew <b>by 12%</b>\n\nin the year.',
+        }),
+        score: 0.0331,
+      },
+      {
+        chunk: chunk({ doc_id: 'e', path: '/elsewhere/other.pdf', page_start: 12, page_end: 13, text: 'More text' }),
+        score: 0.02,
+      },
+    ];
+    vi.mocked(searchLibrary).mockResolvedValue(hits);
+    const user = await showLibrary();
+
+    const box = screen.getByTestId('library-search');
+    expect(box).toHaveAccessibleName('Search the library');
+    await user.type(box, 'revenue growth{Enter}');
+
+    expect(searchLibrary).toHaveBeenCalledWith('revenue growth');
+    const found = await screen.findAllByTestId('search-hit');
+    expect(found).toHaveLength(2);
+    expect(found[0]).toHaveTextContent('Annual report 2024');
+    expect(found[0]).toHaveTextContent('p. 12');
+    expect(found[0]).toHaveTextContent('Finance › Revenue');
+    expect(found[0]).toHaveTextContent('score 0.033');
+    expect(found[0]).toHaveTextContent('Revenue grew <b>by 12%</b> in the year.');
+    expect(found[0]?.querySelector('b')).toBeNull();
+    expect(found[1]).toHaveTextContent('other.pdf');
+    expect(found[1]).toHaveTextContent('pp. 12–13');
+
+    await user.click(within(found[0]!).getByRole('button', { name: 'Open Annual report 2024' }));
+    expect(openDocument).toHaveBeenCalledWith('/home/me/Reports/annual.pdf');
+
+    await user.type(box, '{Escape}');
+    expect(screen.queryByTestId('search-results')).not.toBeInTheDocument();
+    expect(box).toHaveValue('');
+  });
+
+  it('says when the search finds nothing, and when it fails', async () => {
+    vi.mocked(searchLibrary).mockResolvedValueOnce([]).mockRejectedValueOnce(new IpcError('model_missing', 'No model'));
+    const user = await showLibrary();
+    const box = screen.getByTestId('library-search');
+
+    await user.type(box, 'unicorns{Enter}');
+    expect(await screen.findByTestId('search-empty')).toBeInTheDocument();
+    expect(screen.getByTestId('search-results')).toHaveTextContent('Nothing in the library matches “unicorns”.');
+
+    await user.type(box, '{Enter}');
+    const alert = await screen.findByRole('alert');
+    expect(alert).toHaveTextContent('Could not search the library');
+    expect(alert).toHaveTextContent('No model');
+  });
+
+  it('lists the collections with their folders and deletes one after confirming', async () => {
+    vi.mocked(removeCollection).mockResolvedValue(undefined);
+    const user = await showLibrary(DOCS, { Work: ['/home/me/Reports', '/home/me/Notes/ideas.md'] });
+
+    const work = screen.getByTestId('collection');
+    expect(work).toHaveTextContent('Work');
+    expect(work).toHaveTextContent('Reports');
+    expect(work).toHaveTextContent('ideas.md');
+    expect(work).toHaveTextContent('2 items');
+
+    await user.click(within(work).getByRole('button', { name: 'Delete collection Work' }));
+    expect(work).toHaveTextContent('Its documents stay in the library');
+    libraryOverview.mockResolvedValue(overview(DOCS, {}));
+    await user.click(within(work).getByRole('button', { name: 'Delete' }));
+
+    expect(removeCollection).toHaveBeenCalledWith('Work');
+    await waitFor(() => expect(screen.queryByTestId('collection')).not.toBeInTheDocument());
+  });
+
+  it('makes a collection of the selected documents, or of a folder', async () => {
+    vi.mocked(setCollection).mockResolvedValue(undefined);
+    vi.mocked(chooseFolder).mockResolvedValue('/home/me/Books');
+    const user = await showLibrary();
+
+    await user.click(screen.getByRole('checkbox', { name: 'Select Annual report 2024' }));
+    await user.click(screen.getByRole('checkbox', { name: 'Select ideas.md' }));
+    expect(screen.getByTestId('selection-bar')).toHaveTextContent('2 documents selected');
+    await user.click(screen.getByRole('button', { name: 'New collection from selection' }));
+
+    const form = screen.getByTestId('collection-form');
+    expect(within(form).getByRole('radio', { name: 'The 2 selected documents' })).toBeChecked();
+    expect(within(form).getByRole('button', { name: 'Create collection' })).toBeDisabled();
+    await user.type(within(form).getByRole('textbox', { name: 'Name' }), 'Reading');
+    await user.click(within(form).getByRole('button', { name: 'Create collection' }));
+
+    expect(setCollection).toHaveBeenCalledWith('Reading', ['/home/me/Reports/annual.pdf', '/home/me/Notes/ideas.md']);
+    await waitFor(() => expect(screen.queryByTestId('collection-form')).not.toBeInTheDocument());
+    expect(screen.queryByTestId('selection-bar')).not.toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'New collection' }));
+    const again = screen.getByTestId('collection-form');
+    await user.type(within(again).getByRole('textbox', { name: 'Name' }), 'Books');
+    await user.click(within(again).getByRole('button', { name: 'Choose folder…' }));
+    expect(within(again).getByRole('radio', { name: '/home/me/Books' })).toBeChecked();
+    await user.click(within(again).getByRole('button', { name: 'Create collection' }));
+    expect(setCollection).toHaveBeenLastCalledWith('Books', ['/home/me/Books']);
+  });
+
+  it('shows an error from making a collection in the form', async () => {
+    vi.mocked(setCollection).mockRejectedValue(new IpcError('invalid_input', 'a collection needs a name'));
+    const user = await showLibrary();
+
+    await user.click(screen.getByRole('checkbox', { name: 'Select ideas.md' }));
+    await user.click(screen.getByRole('button', { name: 'New collection from selection' }));
+    const form = screen.getByTestId('collection-form');
+    await user.type(within(form).getByRole('textbox', { name: 'Name' }), 'X');
+    await user.click(within(form).getByRole('button', { name: 'Create collection' }));
+
+    expect(await within(form).findByRole('alert')).toHaveTextContent('a collection needs a name');
+  });
+
+  it('puts the keyboard in the search with Ctrl+F', async () => {
+    const user = await showLibrary();
+    await user.keyboard('{Control>}f{/Control}');
+    expect(screen.getByTestId('library-search')).toHaveFocus();
   });
 });

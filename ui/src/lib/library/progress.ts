@@ -1,0 +1,401 @@
+/**
+ * Import progress, worked out from the `ingest` events: where each batch is, what each document is doing,
+ * and how long is left. Plain TypeScript with no Svelte in it: the library store hands it every event and
+ * takes a snapshot for the screen a few times a second, so a fast stream of events costs little.
+ *
+ * A batch names only the paths the person gave (`queued`, `scanned`); a file inside a folder becomes known
+ * at its first `stage` or `document` event. Until then a document of the library under one of those paths
+ * counts as queued (see `ProgressSnapshot.roots`).
+ */
+import type { DocOutcome, IngestNotice, IngestStage } from '../ipc';
+import { formatOfPath } from './format';
+
+/** What a document is doing in an import, or how its import ended. */
+export type ImportStatus = 'queued' | IngestStage | DocOutcome['status'];
+
+/** A document an import has reached (or, for a file the person gave by name, queued). */
+export interface ImportDoc {
+  path: string;
+  batch: number;
+  status: ImportStatus;
+  /** Why it failed. */
+  reason: string | null;
+  /** From its `document` event. */
+  bytes: number | null;
+  chunks: number | null;
+  pages: number | null;
+}
+
+export interface OutcomeCounts {
+  indexed: number;
+  unchanged: number;
+  failed: number;
+  removed: number;
+}
+
+/** The import running now (or, when none runs, the next one waiting to start). */
+export interface ActiveImport {
+  batch: number;
+  /** `queued`: waiting for its turn, its files not counted yet. */
+  phase: 'queued' | 'running';
+  /** The files and folders as given. */
+  roots: readonly string[];
+  /** Files to look at and their bytes; null until the batch has started. */
+  files: number | null;
+  bytes: number | null;
+  doneFiles: number;
+  doneBytes: number;
+  counts: OutcomeCounts;
+  /** The document being worked on (the one embedding, else the last one being read). */
+  current: { path: string; stage: IngestStage } | null;
+  /** Bytes done per second, smoothed; null until a first measure. */
+  rate: number | null;
+  /** Seconds left at that rate; null while unknown. */
+  remaining: number | null;
+  /** 0 to 1 (by bytes, else by files); null while unknown. */
+  fraction: number | null;
+}
+
+/** How the latest import that ran to its end ended. */
+export interface FinishedImport {
+  batch: number;
+  counts: OutcomeCounts;
+  cancelled: boolean;
+  seconds: number;
+}
+
+/** The latest import that could not run at all. */
+export interface FailedImport {
+  batch: number;
+  kind: string;
+  message: string;
+}
+
+export interface ProgressSnapshot {
+  active: ActiveImport | null;
+  /** Imports waiting behind the active one. */
+  waiting: number;
+  /** Whether any import is queued or running. */
+  busy: boolean;
+  /** Documents the imports have reached, by path. */
+  docs: ReadonlyMap<string, ImportDoc>;
+  /** The paths of the imports not ended yet: a library document under one is queued. */
+  roots: readonly string[];
+  finished: FinishedImport | null;
+  failed: FailedImport | null;
+}
+
+export const IDLE: ProgressSnapshot = {
+  active: null,
+  waiting: 0,
+  busy: false,
+  docs: new Map(),
+  roots: [],
+  finished: null,
+  failed: null,
+};
+
+/** Rate samples closer together than this are merged (seconds). */
+const MIN_SAMPLE_S = 0.5;
+/** How quickly the smoothed rate follows a change of pace (seconds). */
+const SMOOTHING_S = 8;
+
+type Phase = 'queued' | 'running' | 'ended';
+
+interface Batch {
+  batch: number;
+  phase: Phase;
+  roots: string[];
+  files: number | null;
+  bytes: number | null;
+  doneFiles: number;
+  doneBytes: number;
+  counts: OutcomeCounts;
+  current: { path: string; stage: IngestStage } | null;
+  /** The last document that started being read. */
+  reading: string | null;
+  rate: number | null;
+  sampleMs: number;
+  sampleBytes: number;
+}
+
+function isOutcome(status: ImportStatus): boolean {
+  return status !== 'queued' && status !== 'extracting' && status !== 'embedding';
+}
+
+function newBatch(batch: number, phase: Phase, now: number): Batch {
+  return {
+    batch,
+    phase,
+    roots: [],
+    files: null,
+    bytes: null,
+    doneFiles: 0,
+    doneBytes: 0,
+    counts: { indexed: 0, unchanged: 0, failed: 0, removed: 0 },
+    current: null,
+    reading: null,
+    rate: null,
+    sampleMs: now,
+    sampleBytes: 0,
+  };
+}
+
+export class IngestTracker {
+  #batches = new Map<number, Batch>();
+  #docs = new Map<string, ImportDoc>();
+  #finished: FinishedImport | null = null;
+  #failed: FailedImport | null = null;
+  /** The highest batch number that has ended. */
+  #lastEnded = 0;
+  #version = 0;
+
+  /** Changes whenever what the imports say about documents (or which paths they cover) may have changed. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** The highest batch number that has ended (finished or failed); 0 when none has. */
+  get lastEnded(): number {
+    return this.#lastEnded;
+  }
+
+  /** Whether any import is queued or running. */
+  get busy(): boolean {
+    for (const b of this.#batches.values()) if (b.phase !== 'ended') return true;
+    return false;
+  }
+
+  /**
+   * Takes in one event. Returns true for the events worth showing at once (an import queued, started or
+   * ended); per-document events can wait for the next snapshot.
+   */
+  apply(notice: IngestNotice, now = Date.now()): boolean {
+    this.#version += 1;
+    switch (notice.event) {
+      case 'queued': {
+        const b = this.#batch(notice.batch, 'queued', now);
+        b.roots = [...notice.paths];
+        this.#queueFiles(b);
+        return true;
+      }
+      case 'scanned': {
+        const b = this.#batch(notice.batch, 'running', now);
+        b.phase = 'running';
+        b.roots = [...notice.paths];
+        b.files = notice.files;
+        b.bytes = notice.bytes;
+        b.sampleMs = now;
+        b.sampleBytes = b.doneBytes;
+        this.#queueFiles(b);
+        return true;
+      }
+      case 'stage': {
+        const b = this.#batch(notice.batch, 'running', now);
+        if (b.phase === 'queued') b.phase = 'running';
+        const doc = this.#docs.get(notice.path);
+        // A stage never undoes how this batch already ended for the document.
+        if (!(doc && doc.batch === notice.batch && isOutcome(doc.status))) {
+          this.#docs.set(notice.path, {
+            path: notice.path,
+            batch: notice.batch,
+            status: notice.stage,
+            reason: null,
+            bytes: doc?.bytes ?? null,
+            chunks: null,
+            pages: null,
+          });
+        }
+        if (notice.stage === 'extracting') {
+          b.reading = notice.path;
+          if (b.current === null || b.current.stage === 'extracting') b.current = { path: notice.path, stage: 'extracting' };
+        } else {
+          b.current = { path: notice.path, stage: 'embedding' };
+        }
+        return false;
+      }
+      case 'document': {
+        const b = this.#batch(notice.batch, 'running', now);
+        if (b.phase === 'queued') b.phase = 'running';
+        const outcome = notice.outcome;
+        this.#docs.set(notice.path, {
+          path: notice.path,
+          batch: notice.batch,
+          status: outcome.status,
+          reason: outcome.status === 'failed' ? outcome.reason : null,
+          bytes: notice.bytes,
+          chunks: outcome.status === 'indexed' ? outcome.chunks : null,
+          pages: outcome.status === 'indexed' ? outcome.pages : null,
+        });
+        if (b.current?.path === notice.path) {
+          // The next document being read, if any, is what the import is doing now.
+          const next = b.reading && b.reading !== notice.path ? this.#docs.get(b.reading) : undefined;
+          b.current = next?.status === 'extracting' ? { path: next.path, stage: 'extracting' } : null;
+        }
+        b.doneFiles += 1;
+        b.doneBytes += notice.bytes;
+        b.counts[outcome.status] += 1;
+        this.#sample(b, now);
+        return false;
+      }
+      case 'finished': {
+        const b = this.#batch(notice.batch, 'ended', now);
+        this.#end(b);
+        this.#finished = {
+          batch: notice.batch,
+          counts: {
+            indexed: notice.indexed,
+            unchanged: notice.unchanged,
+            failed: notice.failed,
+            removed: notice.removed,
+          },
+          cancelled: notice.cancelled,
+          seconds: notice.seconds,
+        };
+        if (this.#failed && this.#failed.batch < notice.batch) this.#failed = null;
+        return true;
+      }
+      case 'error': {
+        const b = this.#batch(notice.batch, 'ended', now);
+        this.#end(b);
+        this.#failed = { batch: notice.batch, kind: notice.kind, message: notice.message };
+        if (this.#finished && this.#finished.batch < notice.batch) this.#finished = null;
+        return true;
+      }
+    }
+  }
+
+  /**
+   * Forgets the documents of imports up to batch `upTo` once the library has been read again after they
+   * ended (their stored status now says the same). A failed file the library does not hold (`known` says
+   * which paths it holds) stays listed with its reason until the summary is dismissed.
+   */
+  settle(upTo: number, known: (path: string) => boolean): void {
+    this.#version += 1;
+    for (const [path, doc] of this.#docs) {
+      const b = this.#batches.get(doc.batch);
+      if (doc.batch > upTo || (b && b.phase !== 'ended')) continue;
+      if (doc.status === 'failed' && !known(path)) continue;
+      this.#docs.delete(path);
+    }
+    for (const [n, b] of this.#batches) if (b.phase === 'ended' && n <= upTo) this.#batches.delete(n);
+  }
+
+  /** Puts away the latest summary or error, and the failed files listed only because of it. */
+  dismiss(): void {
+    this.#version += 1;
+    this.#finished = null;
+    this.#failed = null;
+    for (const [path, doc] of this.#docs) {
+      const b = this.#batches.get(doc.batch);
+      if (!b || b.phase === 'ended') this.#docs.delete(path);
+    }
+  }
+
+  snapshot(now = Date.now()): ProgressSnapshot {
+    let active: Batch | null = null;
+    let open = 0;
+    const roots: string[] = [];
+    for (const b of this.#batches.values()) {
+      if (b.phase === 'ended') continue;
+      open += 1;
+      roots.push(...b.roots);
+      if (
+        active === null ||
+        (b.phase === 'running' && active.phase !== 'running') ||
+        (b.phase === active.phase && b.batch < active.batch)
+      ) {
+        active = b;
+      }
+    }
+    return {
+      active: active ? this.#describe(active, now) : null,
+      waiting: Math.max(0, open - 1),
+      busy: open > 0,
+      docs: new Map(this.#docs),
+      roots,
+      finished: this.#finished,
+      failed: this.#failed,
+    };
+  }
+
+  #batch(n: number, phase: Phase, now: number): Batch {
+    let b = this.#batches.get(n);
+    if (!b) {
+      b = newBatch(n, phase, now);
+      this.#batches.set(n, b);
+    }
+    return b;
+  }
+
+  /** The files given by name are queued (a folder's files become known one by one). */
+  #queueFiles(b: Batch): void {
+    for (const path of b.roots) {
+      if (formatOfPath(path) === null) continue;
+      const doc = this.#docs.get(path);
+      if (doc) {
+        const other = this.#batches.get(doc.batch);
+        // Another import still working on it keeps its status until it ends.
+        if (doc.batch !== b.batch && other && other.phase !== 'ended') continue;
+        if (doc.batch === b.batch && doc.status !== 'queued') continue;
+      }
+      this.#docs.set(path, {
+        path,
+        batch: b.batch,
+        status: 'queued',
+        reason: null,
+        bytes: null,
+        chunks: null,
+        pages: null,
+      });
+    }
+  }
+
+  #end(b: Batch): void {
+    b.phase = 'ended';
+    b.current = null;
+    this.#lastEnded = Math.max(this.#lastEnded, b.batch);
+    // What an ended import had not reached yet is no longer in progress.
+    for (const [path, doc] of this.#docs) {
+      if (doc.batch === b.batch && !isOutcome(doc.status)) this.#docs.delete(path);
+    }
+  }
+
+  /** Updates the smoothed rate: an average that forgets the past over about `SMOOTHING_S` seconds. */
+  #sample(b: Batch, now: number): void {
+    const dt = (now - b.sampleMs) / 1000;
+    if (dt < MIN_SAMPLE_S) return;
+    const instant = (b.doneBytes - b.sampleBytes) / dt;
+    b.rate = b.rate === null ? instant : b.rate + (1 - Math.exp(-dt / SMOOTHING_S)) * (instant - b.rate);
+    b.sampleMs = now;
+    b.sampleBytes = b.doneBytes;
+  }
+
+  #describe(b: Batch, now: number): ActiveImport {
+    let fraction: number | null = null;
+    if (b.bytes !== null && b.bytes > 0) fraction = Math.min(1, b.doneBytes / b.bytes);
+    else if (b.files !== null) fraction = b.files > 0 ? Math.min(1, b.doneFiles / b.files) : 1;
+
+    let remaining: number | null = null;
+    if (b.rate !== null && b.rate > 0 && b.bytes !== null) {
+      const left = Math.max(0, b.bytes - b.doneBytes) / b.rate;
+      // Counts down between events; the next event corrects it.
+      remaining = Math.max(0, left - Math.max(0, now - b.sampleMs) / 1000);
+    }
+
+    return {
+      batch: b.batch,
+      phase: b.phase === 'running' ? 'running' : 'queued',
+      roots: b.roots,
+      files: b.files,
+      bytes: b.bytes,
+      doneFiles: b.files === null ? b.doneFiles : Math.min(b.doneFiles, b.files),
+      doneBytes: b.doneBytes,
+      counts: { ...b.counts },
+      current: b.current,
+      rate: b.rate,
+      remaining,
+      fraction,
+    };
+  }
+}
