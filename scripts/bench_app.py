@@ -75,11 +75,14 @@ def memory_kb(pid):
 
 def total_mb(pids):
     rss = pss = 0
+    each = {}
     for p in pids:
         r, s = memory_kb(p)
         rss += r
         pss += s
-    return {"rss_mb": round(rss / 1024, 1), "pss_mb": round(pss / 1024, 1), "processes": len(pids)}
+        name = os.path.basename(cmdline(p).split(" ")[0]) or str(p)
+        each[name] = round(each.get(name, 0) + s / 1024, 1)
+    return {"rss_mb": round(rss / 1024, 1), "pss_mb": round(pss / 1024, 1), "processes": len(pids), "pss_mb_by_process": each}
 
 
 def start_app(app, data_dir):
@@ -102,7 +105,7 @@ def start_app(app, data_dir):
         if b"window interactive" in buf:
             elapsed = time.monotonic() - started
             line = next(l for l in buf.decode(errors="replace").splitlines() if "window interactive" in l)
-            m = re.search(r"ms=(\d+)", line)
+            m = re.search(r"ms=(\d+)", re.sub(r"\x1b\[[0-9;]*m", "", line))
             return proc, elapsed, int(m.group(1)) if m else None
     proc.kill()
     raise SystemExit("the app's window did not become interactive within 60 s:\n" + buf.decode(errors="replace")[-2000:])
@@ -139,7 +142,12 @@ def worker_with_models(app, embed_model, chat_model):
             line = proc.stdout.readline()
             if not line:
                 raise SystemExit("the model worker exited before loading the models")
-            reply = json.loads(line)
+            # The worker marks its protocol lines with RS + "quire:" (anything else on stdout is a library's
+            # stray output).
+            marker = b"\x1equire:"
+            if not line.startswith(marker):
+                continue
+            reply = json.loads(line[len(marker):])
             if reply.get("id") == id_ and ("done" in reply or "error" in reply):
                 if "error" in reply:
                     raise SystemExit(f"the model worker failed: {reply['error']}")
