@@ -36,7 +36,8 @@ export const config: WebdriverIO.Config = {
   connectionRetryCount: 2,
   framework: 'mocha',
   reporters: ['spec'],
-  mochaOpts: { ui: 'bdd', timeout: 60_000 },
+  // Steps with the real models (indexing a 63-page PDF, answers in a debug build) take minutes.
+  mochaOpts: { ui: 'bdd', timeout: 300_000 },
 
   // Keep a picture of whatever state a failing test left the window in.
   afterTest: async (test, _context, { passed }) => {

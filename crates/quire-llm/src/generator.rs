@@ -94,9 +94,11 @@ impl Generator for LlamaGenerator {
         match reply {
             Ok(ModelReply::Generated(g)) => Ok(g),
             Ok(other) => Err(unexpected(other)),
-            Err(Error::WorkerCrashed { detail, .. }) => Err(Error::Model(format!(
-                "the model stopped while answering ({detail}); it is restarted for the next question"
-            ))),
+            // Still a crash (the app offers Retry), said the way a person asking a question sees it.
+            Err(Error::WorkerCrashed { name, detail }) => Err(Error::WorkerCrashed {
+                name,
+                detail: format!("{detail}, while answering; it starts again with the next question"),
+            }),
             Err(e) => Err(e),
         }
     }

@@ -2,8 +2,9 @@
  * The product end to end in the real app: import a real PDF (the Debian New Maintainers' Guide) and a broken
  * one, watch them reach "Indexed" and "Failed" with its reason, search the library, ask a question and see the
  * answer stream with a citation chip, open the citation at its page with the passage marked, stop a long
- * answer, and visit the models and settings screens. Screenshots of each step go to $QUIRE_E2E_ARTIFACTS.
+ * answer, kill the model worker mid-answer and recover with Retry, and visit the models and settings screens. Screenshots of each step go to $QUIRE_E2E_ARTIFACTS.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +34,13 @@ async function importLikeADrop(paths: string[]): Promise<void> {
       .__TAURI_INTERNALS__;
     return internals.invoke('import_paths', { paths: p, collection: null });
   }, paths);
+}
+
+/** Kills this app's model worker (the app itself must stay up and start a new one on the next question). */
+function killModelWorker(): void {
+  const app = process.env.QUIRE_APP;
+  if (!app) throw new Error('QUIRE_APP is not set: run the tests through scripts/e2e.sh');
+  execFileSync('pkill', ['-KILL', '-f', `^${app} __worker model`]);
 }
 
 function row(file: string) {
@@ -158,6 +166,50 @@ describe('Quire with a real library', () => {
     expect(await $('[data-testid="send"]').isExisting()).toBe(true);
     expect(await input.isEnabled()).toBe(true);
     await screenshot('chat-stopped');
+  });
+
+  it('reports a crashed model worker in place and recovers with Retry', async function () {
+    this.timeout(300_000);
+    const answers = async () => (await $$('[data-testid="assistant-message"]').length) as number;
+    const before = await answers();
+    const input = $('[data-testid="question-input"]');
+    // A long answer, so that the worker dies while it is being written.
+    await input.setValue('Write a very long and detailed essay about every chapter of the maintainers guide.');
+    await $('[data-testid="send"]').click();
+
+    const streaming = $('[data-testid="assistant-message"][data-streaming="true"]');
+    const words = streaming.$('[data-testid="answer-text"]');
+    await browser.waitUntil(async () => (await words.isExisting()) && (await words.getText()).trim().length > 0, {
+      timeout: 120_000,
+      interval: 100,
+      timeoutMsg: 'the answer did not start',
+    });
+    killModelWorker();
+
+    const error = $('[data-testid="chat-error"]');
+    await error.waitForDisplayed({ timeout: 30_000, timeoutMsg: 'the crash was not reported in the chat' });
+    expect(await error.getAttribute('data-kind')).toBe('worker_crashed');
+    await screenshot('chat-worker-crashed');
+
+    await $('[data-testid="error-retry"]').click();
+    await browser.waitUntil(async () => !(await error.isExisting()) && (await answers()) === before + 1, {
+      timeout: 10_000,
+      timeoutMsg: 'Retry did not ask again',
+    });
+    // A new worker loads the models again and the answer streams; it is stopped once it has begun.
+    const again = $('[data-testid="assistant-message"][data-streaming="true"] [data-testid="answer-text"]');
+    await browser.waitUntil(async () => (await again.isExisting()) && (await again.getText()).trim().length > 0, {
+      timeout: 120_000,
+      interval: 100,
+      timeoutMsg: 'no answer streamed after the restart',
+    });
+    await screenshot('chat-recovered');
+    await $('[data-testid="stop"]').click();
+    await browser.waitUntil(async () => !(await $('[data-testid="assistant-message"][data-streaming="true"]').isExisting()), {
+      timeout: 30_000,
+      timeoutMsg: 'the answer after the restart did not stop',
+    });
+    expect(await $('[data-testid="chat-error"]').isExisting()).toBe(false);
   });
 
   it('shows the installed models and the settings', async () => {

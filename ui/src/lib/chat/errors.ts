@@ -16,6 +16,12 @@ export interface AnswerProblem {
 const MODEL_KINDS = new Set(['model', 'model_missing']);
 const WORKER_KINDS = new Set(['worker', 'worker_crashed', 'worker_timeout']);
 
+/** The message as a sentence: Rust's messages often end without a full stop. */
+function sentence(message: string): string {
+  const text = message.trim();
+  return /[.!?…]$/.test(text) ? text : `${text}.`;
+}
+
 /** Describes a failed answer for the person asking, with the actions that fix it. */
 export function describeAnswerError(error: IpcErrorShape): AnswerProblem {
   if (error.kind === 'model_missing') {
@@ -27,7 +33,7 @@ export function describeAnswerError(error: IpcErrorShape): AnswerProblem {
   if (WORKER_KINDS.has(error.kind)) {
     return {
       title: 'The model stopped unexpectedly',
-      detail: error.kind === 'worker_timeout' ? error.message : `${error.message} Your question was not lost.`,
+      detail: error.kind === 'worker_timeout' ? error.message : `${sentence(error.message)} Your question was not lost.`,
       actions: ['retry'],
     };
   }

@@ -73,6 +73,12 @@ describe('describeAnswerError', () => {
     }
   });
 
+  it('ends a crash message as a sentence before saying the question was kept', () => {
+    const crash = (message: string) => describeAnswerError({ kind: 'worker_crashed', message }).detail;
+    expect(crash('it was killed by signal 9')).toBe('it was killed by signal 9. Your question was not lost.');
+    expect(crash('It stopped.')).toBe('It stopped. Your question was not lost.');
+  });
+
   it('shows any other error with its message and Retry', () => {
     expect(describeAnswerError({ kind: 'io', message: 'disk full' })).toEqual({
       title: 'The answer failed',
