@@ -32,6 +32,8 @@ if [ ! -d tests/e2e/node_modules ]; then
   say "installing the end-to-end test packages"
   (cd tests/e2e && npm ci --no-audit --no-fund)
 fi
+say "type-checking the end-to-end tests"
+(cd tests/e2e && npm run --silent check)
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/quire-e2e.XXXXXX")"
 groups=()  # process groups started here, stopped in reverse order

@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "open_document",
     "reveal_document",
     "document_view",
+    "document_pdf",
     "search_library",
     "set_collection",
     "remove_collection",

@@ -11,10 +11,10 @@ use quire_core::answer::AnswerEvent;
 use quire_core::collections::Collections;
 use quire_core::conversation::{Conversation, ConversationStore, ConversationSummary, Scope};
 use quire_core::settings::Settings;
-use quire_core::{Chunk, DocumentRecord, Generator, Hit, LibraryStats, SearchFilter, SearchMode};
+use quire_core::{Chunk, DocumentRecord, Format, Generator, Hit, LibraryStats, SearchFilter, SearchMode};
 use quire_llm::LlamaGenerator;
 use serde::{Deserialize, Serialize};
-use tauri::ipc::Channel;
+use tauri::ipc::{Channel, Response};
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_opener::OpenerExt;
@@ -173,12 +173,61 @@ pub async fn reveal_document<R: Runtime>(app: AppHandle<R>, state: State<'_, App
 pub struct DocumentView {
     pub document: DocumentRecord,
     pub chunks: Vec<Chunk>,
+    /// Whether the file on disk differs from what was indexed (its size or modification time changed, or it
+    /// is gone): pages shown from the file may then not match the stored text.
+    pub file_changed: bool,
 }
 
 #[tauri::command]
 pub async fn document_view(state: State<'_, AppState>, path: String) -> Result<DocumentView> {
     let (document, chunks) = state.core().await?.library.document_chunks(&path).await?;
-    Ok(DocumentView { document, chunks })
+    let file_changed = file_changed(&document);
+    Ok(DocumentView { document, chunks, file_changed })
+}
+
+/// Whether `doc`'s file no longer has the size and modification time it had when it was indexed.
+fn file_changed(doc: &DocumentRecord) -> bool {
+    match std::fs::metadata(&doc.path) {
+        Ok(meta) => meta.len() != doc.size || mtime_ms(&meta) != Some(doc.mtime_ms),
+        Err(_) => true,
+    }
+}
+
+fn mtime_ms(meta: &std::fs::Metadata) -> Option<i64> {
+    let since_epoch = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(since_epoch.as_millis()).ok()
+}
+
+/// A library PDF's bytes, for the built-in page viewer. Sent as raw bytes (an `ArrayBuffer` in the UI), not
+/// JSON.
+#[tauri::command]
+pub async fn document_pdf(state: State<'_, AppState>, path: String) -> Result<Response> {
+    let doc = document(&state, &path).await?;
+    let limit = state.core().await?.library.config().max_file_bytes;
+    let bytes = tokio::task::spawn_blocking(move || pdf_bytes(&doc, limit))
+        .await
+        .map_err(|e| Error::Internal(format!("reading the PDF stopped: {e}")))??;
+    Ok(Response::new(bytes))
+}
+
+/// Reads `doc`'s file when it is a PDF no larger than `limit` bytes.
+fn pdf_bytes(doc: &DocumentRecord, limit: u64) -> Result<Vec<u8>> {
+    if doc.format != Format::Pdf {
+        return Err(Error::InvalidInput(format!("{} is not a PDF.", doc.path)));
+    }
+    let unreadable = |e: std::io::Error| {
+        Error::InvalidInput(format!("{} could not be read ({e}); it may have been moved or deleted.", doc.path))
+    };
+    let size = std::fs::metadata(&doc.path).map_err(unreadable)?.len();
+    if size > limit {
+        return Err(Error::InvalidInput(format!(
+            "{} is now {} MB, over the {} MB limit for documents.",
+            doc.path,
+            size / (1024 * 1024),
+            limit / (1024 * 1024)
+        )));
+    }
+    std::fs::read(&doc.path).map_err(unreadable)
 }
 
 /// Hybrid search over the library: the best `k` chunks (1 to 100).
@@ -434,4 +483,63 @@ pub async fn save_settings<R: Runtime>(
         }
     }
     Ok(SavedSettings { settings, reindexing })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(path: &std::path::Path, format: Format) -> DocumentRecord {
+        let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{e}"));
+        DocumentRecord {
+            id: "doc".into(),
+            path: path.to_string_lossy().into_owned(),
+            format,
+            title: None,
+            content_hash: String::new(),
+            size: meta.len(),
+            mtime_ms: mtime_ms(&meta).unwrap_or_default(),
+            pages: Some(1),
+            chunk_count: 1,
+            status: quire_core::DocStatus::Indexed,
+            error: None,
+            embedding_model: "m".into(),
+            updated_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_pdf_is_read_whole_and_other_formats_are_refused() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let pdf = dir.path().join("a.pdf");
+        std::fs::write(&pdf, b"%PDF-1.4 bytes").unwrap_or_else(|e| panic!("{e}"));
+        let text = dir.path().join("a.txt");
+        std::fs::write(&text, b"text").unwrap_or_else(|e| panic!("{e}"));
+
+        let bytes = pdf_bytes(&record(&pdf, Format::Pdf), 1024).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(bytes, b"%PDF-1.4 bytes");
+
+        let refusal = pdf_bytes(&record(&text, Format::Text), 1024).expect_err("a text file was served as a PDF");
+        assert!(refusal.to_string().contains("is not a PDF"), "{refusal}");
+
+        let too_big = pdf_bytes(&record(&pdf, Format::Pdf), 4).expect_err("the size limit was ignored");
+        assert!(too_big.to_string().contains("limit"), "{too_big}");
+    }
+
+    #[test]
+    fn a_missing_or_rewritten_file_is_reported_as_changed() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let pdf = dir.path().join("a.pdf");
+        std::fs::write(&pdf, b"%PDF-1.4 first").unwrap_or_else(|e| panic!("{e}"));
+        let doc = record(&pdf, Format::Pdf);
+        assert!(!file_changed(&doc), "an untouched file was reported as changed");
+
+        std::fs::write(&pdf, b"%PDF-1.4 second, longer").unwrap_or_else(|e| panic!("{e}"));
+        assert!(file_changed(&doc), "a rewritten file was not reported");
+
+        std::fs::remove_file(&pdf).unwrap_or_else(|e| panic!("{e}"));
+        assert!(file_changed(&doc), "a deleted file was not reported");
+        let gone = pdf_bytes(&doc, 1024).expect_err("a deleted file was read");
+        assert!(gone.to_string().contains("moved or deleted"), "{gone}");
+    }
 }

@@ -65,6 +65,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             open_document,
             reveal_document,
             document_view,
+            document_pdf,
             search_library,
             set_collection,
             remove_collection,

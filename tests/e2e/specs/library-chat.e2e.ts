@@ -125,9 +125,33 @@ describe('Quire with a real library', () => {
     await chip.click();
     const viewer = $('[data-testid="source-viewer"]');
     await viewer.waitForDisplayed();
+
+    // The PDF opens on its own pages, drawn by pdf.js, at the cited page with the passage marked over it.
+    // The guide's quilt entry ("helps you to manage large numbers of patches") is on page 10.
+    const canvas = viewer.$('[data-testid="pdf-canvas"]');
+    await canvas.waitForDisplayed({ timeout: 30_000, timeoutMsg: 'the PDF page viewer did not open' });
+    await browser.waitUntil(async () => (await canvas.getAttribute('data-drawn')) === '10', {
+      timeout: 30_000,
+      timeoutMsg: 'page 10 of the PDF was not drawn',
+    });
+    await viewer.$('[data-testid="pdf-mark"]').waitForExist({ timeout: 30_000, timeoutMsg: 'no passage was marked on the page' });
+    const inked = await browser.execute(() => {
+      const c = document.querySelector<HTMLCanvasElement>('[data-testid="pdf-canvas"]');
+      const data = c?.getContext('2d')?.getImageData(0, 0, c.width, c.height).data;
+      if (!data) return 0;
+      let dark = 0;
+      for (let i = 0; i < data.length; i += 4) if ((data[i] ?? 255) < 128 && (data[i + 3] ?? 0) > 0) dark++;
+      return dark / (data.length / 4);
+    });
+    // Text on a white page: some, but not most, of the pixels are dark.
+    expect(inked).toBeGreaterThan(0.005);
+    expect(inked).toBeLessThan(0.5);
+    await screenshot('chat-source-pdf');
+
+    // The same passage in the document's text.
+    await viewer.$('[data-testid="viewer-mode-text"]').click();
     const page = viewer.$('[data-testid="viewer-page"]');
     await page.waitForDisplayed();
-    // The guide's quilt entry ("helps you to manage large numbers of patches") is on page 10.
     expect(await page.getText()).toContain('Page 10');
     const passage = viewer.$('mark[data-testid="cited-passage"]');
     await passage.waitForDisplayed();
@@ -139,7 +163,7 @@ describe('Quire with a real library', () => {
 
   it('stops a long answer and stays usable', async function () {
     this.timeout(240_000);
-    const before = (await $$('[data-testid="assistant-message"]').length) as number;
+    const before: number = await $$('[data-testid="assistant-message"]').length;
     const input = $('[data-testid="question-input"]');
     await input.setValue('Write a very long and detailed essay about every chapter of the maintainers guide.');
     await $('[data-testid="send"]').click();
@@ -158,7 +182,7 @@ describe('Quire with a real library', () => {
       timeout: 30_000,
       timeoutMsg: 'the answer did not stop',
     });
-    const messages = await $$('[data-testid="assistant-message"]');
+    const messages = await $$('[data-testid="assistant-message"]').getElements();
     expect(messages.length).toBe(before + 1);
     const last = messages[messages.length - 1];
     expect((await last?.$('[data-testid="answer-text"]').getText())?.trim().length).toBeGreaterThan(0);

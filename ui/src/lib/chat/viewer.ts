@@ -177,7 +177,7 @@ function match(hay: string, snippet: string, from: number): { at: number; length
  * Finds `snippet` in the sections' texts, ignoring whitespace (and, failing that, case), preferring an
  * occurrence at or after section `from`. Returns the start and end (exclusive) as section and offset.
  */
-function locate(
+export function locate(
   texts: string[],
   snippet: string,
   from: number,

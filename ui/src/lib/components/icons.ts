@@ -24,6 +24,10 @@ export const ICONS = {
   check: 'M5 12.5l4.5 4.5L19 7',
   search: 'M10.5 4a6.5 6.5 0 1 0 0 13a6.5 6.5 0 1 0 0-13z M15.5 15.5L20 20',
   layers: 'M12 4l8 4-8 4-8-4z M4 12l8 4 8-4 M4 16l8 4 8-4',
+  previous: 'M15 6l-6 6 6 6',
+  next: 'M9 6l6 6-6 6',
+  minus: 'M5 12h14',
+  'fit-width': 'M4 5v14 M20 5v14 M8 12h8 M10 9.5L7.5 12l2.5 2.5 M14 9.5l2.5 2.5-2.5 2.5',
 } as const;
 
 export type IconName = keyof typeof ICONS;

@@ -91,6 +91,11 @@ export function getDocumentView(path: string): Promise<DocumentView> {
   return call<DocumentView>('document_view', { path });
 }
 
+/** A library PDF's bytes, for the built-in page viewer. */
+export function getDocumentPdf(path: string): Promise<ArrayBuffer> {
+  return call<ArrayBuffer>('document_pdf', { path });
+}
+
 /** Hybrid search (vector + full text) over the library: the best `k` chunks. */
 export function searchLibrary(query: string, k = 20): Promise<Hit[]> {
   return call<Hit[]>('search_library', { query, k });

@@ -124,6 +124,8 @@ export interface DocumentView {
   document: DocumentRecord;
   /** The chunks in order; neighbouring chunks overlap (see `char_start` / `char_end`). */
   chunks: Chunk[];
+  /** Whether the file on disk differs from what was indexed (or is gone). */
+  file_changed: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------------------

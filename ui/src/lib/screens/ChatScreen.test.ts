@@ -30,9 +30,12 @@ import {
   type Message,
   type Source,
 } from '$lib/ipc';
+import { openPdf } from '$lib/chat/pdf';
 import ChatScreen from '$lib/screens/ChatScreen.svelte';
+import { fakePdf } from '../../test/fakePdf';
 
 vi.mock('$lib/ipc/commands');
+vi.mock('$lib/chat/pdf');
 
 // Fixtures ------------------------------------------------------------------------------------------------
 
@@ -194,7 +197,9 @@ beforeEach(() => {
       chunk(1, `colour. ${PAGE_2}`, PAGE_1.length - 'colour. '.length, 2),
       chunk(2, PAGE_3, PAGE_1.length + PAGE_2.length, 3),
     ],
+    file_changed: false,
   });
+  vi.mocked(openPdf).mockImplementation(async () => fakePdf([[PAGE_1], ['Some context first.', PASSAGE], [PAGE_3]]));
 });
 
 async function openSky(user: ReturnType<typeof userEvent.setup>) {
@@ -633,6 +638,17 @@ describe('ChatScreen: citations and sources', () => {
     const viewer = await screen.findByTestId('source-viewer');
     expect(getDocumentView).toHaveBeenCalledWith('/docs/physics.pdf');
 
+    // A PDF opens on its cited page, drawn, with the passage marked over it.
+    expect(await within(viewer).findByTestId('pdf-view')).toBeInTheDocument();
+    expect(openPdf).toHaveBeenCalledWith('/docs/physics.pdf');
+    const canvas = within(viewer).getByTestId('pdf-canvas');
+    await waitFor(() => expect(canvas.dataset.drawn).toBe('2'));
+    await waitFor(() => expect(within(viewer).getAllByTestId('pdf-mark')).toHaveLength(1));
+    expect(within(viewer).getByTestId('viewer-mode-pages')).toHaveAttribute('aria-selected', 'true');
+    expect(within(viewer).queryByTestId('file-changed')).not.toBeInTheDocument();
+
+    // Its text is one click away.
+    await user.click(within(viewer).getByRole('tab', { name: 'Text' }));
     const page = await within(viewer).findByTestId('viewer-page');
     expect(page).toHaveTextContent('Page 2');
     expect(within(viewer).getByTestId('cited-passage')).toHaveTextContent(PASSAGE);
@@ -659,6 +675,7 @@ describe('ChatScreen: citations and sources', () => {
     vi.mocked(getDocumentView).mockResolvedValue({
       document: OVERVIEW.documents[0]!,
       chunks: [chunk(0, `<img src=x onerror="alert(1)"> ${PASSAGE}`, 0, 2)],
+      file_changed: true,
     });
     const user = userEvent.setup();
     render(ChatScreen);
@@ -666,6 +683,8 @@ describe('ChatScreen: citations and sources', () => {
     await user.click(within(first).getByTestId('citation-chip'));
 
     const viewer = await screen.findByTestId('source-viewer');
+    expect(await within(viewer).findByTestId('file-changed')).toHaveTextContent('changed after it was indexed');
+    await user.click(within(viewer).getByRole('tab', { name: 'Text' }));
     await within(viewer).findByTestId('cited-passage');
     expect(viewer.querySelector('img')).toBeNull();
     expect(viewer).toHaveTextContent('<img src=x onerror="alert(1)">');
