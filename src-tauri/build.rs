@@ -34,6 +34,8 @@ const COMMANDS: &[&str] = &[
     "set_default_model",
     "get_settings",
     "save_settings",
+    "change_data_dir",
+    "restart_app",
 ];
 
 fn main() {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use quire_core::answer::AnswerEvent;
 use quire_core::collections::Collections;
 use quire_core::conversation::{Conversation, ConversationStore, ConversationSummary, Scope};
+use quire_core::paths::{self, DataDirSource, Relocation};
 use quire_core::settings::Settings;
 use quire_core::{Chunk, DocumentRecord, Format, Generator, Hit, LibraryStats, SearchFilter, SearchMode};
 use quire_llm::LlamaGenerator;
@@ -30,8 +31,13 @@ pub struct AppInfo {
     pub name: String,
     /// The app's version (the crate's version).
     pub version: String,
-    /// The data folder, for display (`QUIRE_DATA_DIR` or the OS app-data folder).
+    /// The data folder.
     pub data_dir: String,
+    /// Why it is there: `QUIRE_DATA_DIR` (then it cannot be changed in the app), the user's choice, or the
+    /// OS default.
+    pub data_dir_source: DataDirSource,
+    /// The OS app-data folder, the one used when the user has chosen none.
+    pub default_data_dir: String,
 }
 
 /// The app's name, version and data folder.
@@ -42,7 +48,39 @@ pub fn app_info<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Ap
         name: package.name.clone(),
         version: package.version.to_string(),
         data_dir: state.data_dir().to_string_lossy().into_owned(),
+        data_dir_source: state.data_dir_source(),
+        default_data_dir: paths::os_data_dir().to_string_lossy().into_owned(),
     }
+}
+
+/// Makes `path` the data folder from the next start: the library, conversations and settings are copied
+/// there (unless it already holds a Quire library); the current folder is left as it was. The UI then
+/// restarts the app (`restart_app`).
+#[tauri::command]
+pub async fn change_data_dir(state: State<'_, AppState>, path: String) -> Result<Relocation> {
+    if state.data_dir_source() == DataDirSource::Environment {
+        return Err(Error::InvalidInput(
+            "The data folder is set by the QUIRE_DATA_DIR environment variable; change or unset it instead.".into(),
+        ));
+    }
+    if state.busy() {
+        return Err(Error::InvalidInput(
+            "Quire is importing documents or writing an answer; change the data folder when it is done.".into(),
+        ));
+    }
+    let from = state.data_dir().to_path_buf();
+    let to = PathBuf::from(path);
+    tokio::task::spawn_blocking(move || paths::relocate(&from, &to))
+        .await
+        .map_err(|e| Error::Internal(format!("moving the data folder stopped: {e}")))?
+        .map_err(Error::from)
+}
+
+/// Restarts the app (after the data folder changed).
+#[tauri::command]
+pub fn restart_app<R: Runtime>(app: AppHandle<R>) {
+    tracing::info!("restarting");
+    app.request_restart();
 }
 
 // Native dialogs ------------------------------------------------------------------------------------------
@@ -67,9 +105,10 @@ pub async fn choose_files<R: Runtime>(app: AppHandle<R>) -> Result<Vec<String>> 
 
 /// The system's folder picker; None when cancelled.
 #[tauri::command]
-pub async fn choose_folder<R: Runtime>(app: AppHandle<R>) -> Result<Option<String>> {
+pub async fn choose_folder<R: Runtime>(app: AppHandle<R>, title: Option<String>) -> Result<Option<String>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog().file().set_title("Add a folder to the library").pick_folder(move |picked| {
+    let title = title.unwrap_or_else(|| "Add a folder to the library".into());
+    app.dialog().file().set_title(title).pick_folder(move |picked| {
         let _ = tx.send(picked.map(|p| into_paths(vec![p])).and_then(|p| p.into_iter().next()));
     });
     rx.await.map_err(|_| dialog_closed())

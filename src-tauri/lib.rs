@@ -24,7 +24,8 @@ use tauri::Runtime;
 pub fn run() {
     let started = std::time::Instant::now();
     init_tracing();
-    let state = AppState::new(quire_core::paths::default_data_dir());
+    let (data_dir, source) = quire_core::paths::data_dir();
+    let state = AppState::located(data_dir, source);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %state.data_dir().display(), "starting Quire");
 
     // The UI mounts while its page loads, so a loaded page is an interactive window (scripts/bench_app.py
@@ -66,6 +67,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             reveal_document,
             document_view,
             document_pdf,
+            change_data_dir,
+            restart_app,
             search_library,
             set_collection,
             remove_collection,

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use quire_app::{OpenOptions, Opened};
+use quire_core::paths::DataDirSource;
 use quire_core::settings::Settings;
 
 use crate::error::{Error, Result};
@@ -15,6 +16,8 @@ use crate::error::{Error, Result};
 /// The shell's managed state.
 pub struct AppState {
     data_dir: PathBuf,
+    /// Why the data folder is where it is (`QUIRE_DATA_DIR`, the user's choice, or the OS default).
+    data_dir_source: DataDirSource,
     settings: Mutex<Settings>,
     /// The library and its model worker, opened by the first command that needs them; dropped (and opened
     /// again) when settings change how it is built.
@@ -41,6 +44,11 @@ impl AppState {
     /// The state of an app whose library lives in `data_dir`, with the settings saved there (the defaults
     /// when there are none or they cannot be read; the error is logged and shown by the settings screen).
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self::located(data_dir, DataDirSource::Default)
+    }
+
+    /// Like [`AppState::new`], saying why the data folder is there.
+    pub fn located(data_dir: impl Into<PathBuf>, data_dir_source: DataDirSource) -> Self {
         let data_dir = data_dir.into();
         let settings = Settings::load(&data_dir).unwrap_or_else(|error| {
             tracing::warn!(%error, "using the default settings");
@@ -48,6 +56,7 @@ impl AppState {
         });
         Self {
             data_dir,
+            data_dir_source,
             settings: Mutex::new(settings),
             core: tokio::sync::Mutex::new(None),
             import_lock: tokio::sync::Mutex::new(()),
@@ -62,6 +71,15 @@ impl AppState {
     /// The folder that holds the library, its indexes and settings.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    pub fn data_dir_source(&self) -> DataDirSource {
+        self.data_dir_source
+    }
+
+    /// Whether an import is running or queued, or an answer is being written.
+    pub fn busy(&self) -> bool {
+        self.import_lock.try_lock().is_err() || !lock(&self.answers).is_empty()
     }
 
     pub fn settings(&self) -> Settings {

@@ -84,6 +84,35 @@ fn temp_app() -> (tempfile::TempDir, App<MockRuntime>, WebviewWindow<MockRuntime
 }
 
 #[test]
+fn the_data_folder_is_not_moved_into_a_folder_in_use_nor_when_the_environment_sets_it() {
+    let (dir, _app, window) = temp_app();
+    let info = invoke(&window, "app_info").unwrap_or_else(|e| panic!("app_info: {e}"));
+    assert_eq!(info["data_dir_source"], "default");
+    assert!(!info["default_data_dir"].as_str().unwrap_or_default().is_empty());
+
+    let busy = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(busy.path().join("holiday.jpg"), b"jpeg").unwrap_or_else(|e| panic!("{e}"));
+    let refusal = invoke_with(&window, "change_data_dir", json!({ "path": busy.path() }))
+        .expect_err("the data folder moved into a folder holding other files");
+    assert_eq!(refusal["kind"], "invalid_input");
+    assert!(refusal["message"].as_str().unwrap_or_default().contains("is not empty"), "{refusal}");
+    let inside = dir.path().join("inside");
+    let refusal = invoke_with(&window, "change_data_dir", json!({ "path": inside }))
+        .expect_err("the data folder moved into itself");
+    assert!(refusal["message"].as_str().unwrap_or_default().contains("contain one another"), "{refusal}");
+
+    let state = AppState::located(dir.path(), quire_core::paths::DataDirSource::Environment);
+    let app = match crate::build(mock_builder(), state).build(crate::context()) {
+        Ok(app) => app,
+        Err(error) => panic!("{error}"),
+    };
+    let empty = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let refusal = invoke_with(&main_window(&app), "change_data_dir", json!({ "path": empty.path() }))
+        .expect_err("the data folder moved although QUIRE_DATA_DIR sets it");
+    assert!(refusal["message"].as_str().unwrap_or_default().contains("QUIRE_DATA_DIR"), "{refusal}");
+}
+
+#[test]
 fn settings_are_validated_saved_and_read_back() {
     let (dir, _app, window) = temp_app();
     let mut settings = invoke(&window, "get_settings").unwrap_or_else(|e| panic!("get_settings: {e}"));

@@ -31,7 +31,7 @@ let ingest: (notice: IngestNotice) => void = () => {};
 
 beforeEach(() => {
   vi.resetAllMocks();
-  vi.mocked(getAppInfo).mockResolvedValue({ name: 'Quire', version: '0.1.0', data_dir: '/data/quire' });
+  vi.mocked(getAppInfo).mockResolvedValue({ name: 'Quire', version: '0.1.0', data_dir: '/data/quire', data_dir_source: 'chosen', default_data_dir: '/home/me/.local/share/quire' });
   vi.mocked(getLibraryOverview).mockResolvedValue(overview([]));
   vi.mocked(listModels).mockResolvedValue({ dir: '/data/models', models: [], broken: [] });
   vi.mocked(getSettings).mockResolvedValue(SETTINGS);

@@ -32,12 +32,10 @@ impl Collections {
         Ok(c)
     }
 
-    /// Writes the collections (to a temporary file, then renamed over the old one).
+    /// Writes the collections atomically (see [`crate::paths::write_atomic`]).
     pub fn save(&self) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        let tmp = self.file.with_extension("json.tmp");
-        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &self.file).map_err(|e| Error::io(&self.file, e))
+        let text = serde_json::to_vec_pretty(self).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        crate::paths::write_atomic(&self.file, &text)
     }
 
     /// Adds paths to a collection, creating it.

@@ -3,7 +3,6 @@
 //! one, so a crash never leaves a half-written conversation.
 
 use std::hash::{BuildHasher, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -313,31 +312,13 @@ impl ConversationStore {
         Ok(out)
     }
 
-    /// Writes a conversation atomically: `<id>.json.tmp` is written and synced, then renamed over `<id>.json`,
-    /// so a crash leaves either the old conversation or the new one, never half of one.
+    /// Writes a conversation atomically (see [`crate::paths::write_atomic`]): a crash leaves either the old
+    /// conversation or the new one, never half of one.
     pub fn save(&self, c: &Conversation) -> Result<()> {
         check_id(&c.id)?;
-        let file = self.file(&c.id);
-        let tmp = self.dir.join(format!("{}.json.tmp", c.id));
         let text = serde_json::to_vec_pretty(c)
             .map_err(|e| Error::InvalidInput(format!("the conversation {} cannot be saved ({e})", c.id)))?;
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&tmp, &file)
-        };
-        if let Err(e) = write() {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(Error::io(&file, e));
-        }
-        // Make the rename itself durable where the platform allows syncing a folder (best effort).
-        #[cfg(unix)]
-        if let Ok(d) = std::fs::File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        crate::paths::write_atomic(&self.file(&c.id), &text)
     }
 
     /// Adds messages at the end and marks the conversation updated. A conversation still titled

@@ -207,21 +207,8 @@ impl Settings {
     /// Validates and saves atomically (a temporary file renamed over the old one).
     pub fn save(&self, data_dir: &Path) -> Result<()> {
         let settings = self.clone().validated()?;
-        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
-        let file = data_dir.join(FILE_NAME);
-        let tmp = data_dir.join(format!("{FILE_NAME}.tmp"));
         let text = serde_json::to_vec_pretty(&settings).map_err(|e| Error::InvalidInput(e.to_string()))?;
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &file)
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io(&file, e)
-        })
+        crate::paths::write_atomic(&data_dir.join(FILE_NAME), &text)
     }
 }
 

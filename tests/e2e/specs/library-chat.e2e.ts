@@ -245,6 +245,9 @@ describe('Quire with a real library', () => {
     await $('[data-testid="nav-settings"]').click();
     await $('[data-testid="screen-settings"]').waitForDisplayed();
     expect(await $('[data-testid="screen-settings"]').getText()).toContain('Temperature');
+    // The tests set QUIRE_DATA_DIR, so the data folder is shown and cannot be moved from here.
+    expect(await $('[data-testid="settings-data-dir"]').getText()).toBe(process.env.QUIRE_DATA_DIR);
+    expect(await $('[data-testid="data-dir-locked"]').getText()).toContain('QUIRE_DATA_DIR');
     await screenshot('settings');
   });
 });

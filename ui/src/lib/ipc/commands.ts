@@ -7,6 +7,7 @@ export { onDragDrop, type DragDrop } from './bridge';
 import type {
   AnswerEvent,
   AppInfo,
+  Relocation,
   AskRequest,
   AskResult,
   Conversation,
@@ -36,8 +37,21 @@ export function chooseFiles(): Promise<string[]> {
 }
 
 /** The system's folder picker; resolves with null when the user cancels. */
-export function chooseFolder(): Promise<string | null> {
-  return call<string | null>('choose_folder');
+export function chooseFolder(title?: string): Promise<string | null> {
+  return call<string | null>('choose_folder', title === undefined ? undefined : { title });
+}
+
+/**
+ * Makes `path` the data folder from the next start, copying the library, conversations and settings there
+ * unless it already holds a Quire library. Then call {@link restartApp}.
+ */
+export function changeDataDir(path: string): Promise<Relocation> {
+  return call<Relocation>('change_data_dir', { path });
+}
+
+/** Restarts Quire. */
+export function restartApp(): Promise<void> {
+  return call<void>('restart_app');
 }
 
 /** The system's save dialog, starting with `fileName`; resolves with null when the user cancels. */

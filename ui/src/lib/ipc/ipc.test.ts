@@ -16,7 +16,7 @@ beforeEach(() => {
 
 describe('getAppInfo', () => {
   it('calls the app_info command and returns its result', async () => {
-    const info = { name: 'Quire', version: '0.1.0', data_dir: '/home/ada/.local/share/dev.quire.desktop' };
+    const info = { name: 'Quire', version: '0.1.0', data_dir: '/home/ada/.local/share/dev.quire.desktop', data_dir_source: 'default' as const, default_data_dir: '/home/ada/.local/share/dev.quire.desktop' };
     tauri.invoke.mockResolvedValue(info);
 
     await expect(getAppInfo()).resolves.toEqual(info);

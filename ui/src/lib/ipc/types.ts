@@ -10,9 +10,18 @@ export interface AppInfo {
   name: string;
   /** The app's version (semver). */
   version: string;
-  /** The folder that holds the library, indexes and settings (honours `QUIRE_DATA_DIR`). */
+  /** The folder that holds the library, indexes and settings. */
   data_dir: string;
+  /** Why it is there: `QUIRE_DATA_DIR` (then the app cannot change it), the user's choice, or the OS default. */
+  data_dir_source: DataDirSource;
+  /** The OS app-data folder, used when the user has chosen none. */
+  default_data_dir: string;
 }
+
+export type DataDirSource = 'environment' | 'chosen' | 'default';
+
+/** `change_data_dir`: what was done to make the chosen folder the data folder. */
+export type Relocation = { kind: 'copied'; files: number; bytes: number } | { kind: 'existing' };
 
 // ---------------------------------------------------------------------------------------------------------
 // Library (quire-core types.rs / library.rs)

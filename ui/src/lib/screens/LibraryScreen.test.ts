@@ -29,7 +29,7 @@ let emit: (notice: IngestNotice) => void = () => {};
 
 beforeEach(() => {
   vi.resetAllMocks();
-  appInfo.mockResolvedValue({ name: 'Quire', version: '1.2.3', data_dir: '/tmp/quire-library' });
+  appInfo.mockResolvedValue({ name: 'Quire', version: '1.2.3', data_dir: '/tmp/quire-library', data_dir_source: 'environment', default_data_dir: '/home/me/.local/share/quire' });
   libraryOverview.mockResolvedValue(overview([]));
   vi.mocked(onIngest).mockImplementation(async (handler) => {
     emit = handler;
