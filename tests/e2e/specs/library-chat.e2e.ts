@@ -53,6 +53,18 @@ async function statusOf(file: string): Promise<string> {
   return r.$('[data-testid="doc-status"]').getText();
 }
 
+/**
+ * Waits until an answer's text element (found lazily, so the answer being streamed when it appears) exists and
+ * shows some words.
+ */
+async function waitForWords(words: ReturnType<typeof $>, timeoutMsg: string): Promise<void> {
+  await browser.waitUntil(async () => (await words.isExisting()) && (await words.getText()).trim().length > 0, {
+    timeout: 120_000,
+    interval: 100,
+    timeoutMsg,
+  });
+}
+
 describe('Quire with a real library', () => {
   const docs = documents();
 
@@ -110,11 +122,7 @@ describe('Quire with a real library', () => {
     const streaming = $('[data-testid="assistant-message"][data-streaming="true"]');
     await streaming.waitForExist({ timeout: 120_000, timeoutMsg: 'no answer started streaming' });
     const words = streaming.$('[data-testid="answer-text"]');
-    await browser.waitUntil(async () => (await words.isExisting()) && (await words.getText()).trim().length > 0, {
-      timeout: 120_000,
-      interval: 100,
-      timeoutMsg: 'no token was shown while the answer streamed',
-    });
+    await waitForWords(words, 'no token was shown while the answer streamed');
     await screenshot('chat-streaming');
     await $('[data-testid="assistant-message"][data-streaming="false"]').waitForExist({ timeout: 180_000 });
 
@@ -171,11 +179,7 @@ describe('Quire with a real library', () => {
     // Stop once the answer itself has begun (not only its retrieval steps).
     const streaming = $('[data-testid="assistant-message"][data-streaming="true"]');
     const words = streaming.$('[data-testid="answer-text"]');
-    await browser.waitUntil(async () => (await words.isExisting()) && (await words.getText()).trim().length > 0, {
-      timeout: 120_000,
-      interval: 100,
-      timeoutMsg: 'the long answer did not start',
-    });
+    await waitForWords(words, 'the long answer did not start');
     await $('[data-testid="stop"]').click();
 
     await browser.waitUntil(async () => !(await streaming.isExisting()), {
@@ -203,16 +207,12 @@ describe('Quire with a real library', () => {
 
     const streaming = $('[data-testid="assistant-message"][data-streaming="true"]');
     const words = streaming.$('[data-testid="answer-text"]');
-    await browser.waitUntil(async () => (await words.isExisting()) && (await words.getText()).trim().length > 0, {
-      timeout: 120_000,
-      interval: 100,
-      timeoutMsg: 'the answer did not start',
-    });
+    await waitForWords(words, 'the answer did not start');
     killModelWorker();
 
     const error = $('[data-testid="chat-error"]');
     await error.waitForDisplayed({ timeout: 30_000, timeoutMsg: 'the crash was not reported in the chat' });
-    expect(await error.getAttribute('data-kind')).toBe('worker_crashed');
+    expect(await error.getAttribute('data-error-kind')).toBe('worker_crashed');
     await screenshot('chat-worker-crashed');
 
     await $('[data-testid="error-retry"]').click();
@@ -222,11 +222,7 @@ describe('Quire with a real library', () => {
     });
     // A new worker loads the models again and the answer streams; it is stopped once it has begun.
     const again = $('[data-testid="assistant-message"][data-streaming="true"] [data-testid="answer-text"]');
-    await browser.waitUntil(async () => (await again.isExisting()) && (await again.getText()).trim().length > 0, {
-      timeout: 120_000,
-      interval: 100,
-      timeoutMsg: 'no answer streamed after the restart',
-    });
+    await waitForWords(again, 'no answer streamed after the restart');
     await screenshot('chat-recovered');
     await $('[data-testid="stop"]').click();
     await browser.waitUntil(async () => !(await $('[data-testid="assistant-message"][data-streaming="true"]').isExisting()), {

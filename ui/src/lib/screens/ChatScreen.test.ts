@@ -748,7 +748,7 @@ describe('ChatScreen: errors', () => {
     const { user, problem } = await askAndFail(new IpcError('model_missing', 'No chat model is installed.'), {
       onnavigate,
     });
-    expect(problem).toHaveAttribute('data-kind', 'model_missing');
+    expect(problem).toHaveAttribute('data-error-kind', 'model_missing');
     expect(problem).toHaveTextContent('No chat model is installed.');
     await user.click(within(problem).getByRole('button', { name: 'Open Models' }));
     expect(onnavigate).toHaveBeenCalledWith('models');
@@ -794,7 +794,7 @@ describe('ChatScreen: errors', () => {
     await user.click(await screen.findByRole('button', { name: /^Cats\?/ }));
 
     const note = await screen.findByTestId('chat-error');
-    expect(note).toHaveAttribute('data-kind', 'not_in_library');
+    expect(note).toHaveAttribute('data-error-kind', 'not_in_library');
     expect(note).toHaveTextContent('Not found in your library');
     await user.click(within(note).getByRole('button', { name: 'Go to Library' }));
     expect(onnavigate).toHaveBeenCalledWith('library');
