@@ -36,6 +36,9 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "change_data_dir",
     "restart_app",
+    "watch_folder",
+    "unwatch_folder",
+    "sync_watched",
 ];
 
 fn main() {

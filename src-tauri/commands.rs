@@ -12,6 +12,7 @@ use quire_core::collections::Collections;
 use quire_core::conversation::{Conversation, ConversationStore, ConversationSummary, Scope};
 use quire_core::paths::{self, DataDirSource, Relocation};
 use quire_core::settings::Settings;
+use quire_core::watched::{WatchedFolder, WatchedFolders};
 use quire_core::{Chunk, DocumentRecord, Format, Generator, Hit, LibraryStats, SearchFilter, SearchMode};
 use quire_llm::LlamaGenerator;
 use serde::{Deserialize, Serialize};
@@ -132,6 +133,8 @@ pub struct LibraryOverview {
     pub stats: LibraryStats,
     pub documents: Vec<DocumentRecord>,
     pub collections: BTreeMap<String, Vec<String>>,
+    /// The watched folders, each with its collection.
+    pub watched: Vec<WatchedFolder>,
 }
 
 #[tauri::command]
@@ -141,7 +144,49 @@ pub async fn library_overview(state: State<'_, AppState>) -> Result<LibraryOverv
         stats: core.library.stats().await?,
         documents: core.library.documents().await?,
         collections: Collections::load(state.data_dir())?.collections,
+        watched: WatchedFolders::load(state.data_dir())?.folders,
     })
+}
+
+/// Watches a folder (in `collection` when given): it is imported now, and synced at every start and on
+/// request (`sync_watched`). Returns the batch number of its first import.
+#[tauri::command]
+pub fn watch_folder<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    path: String,
+    collection: Option<String>,
+) -> Result<u64> {
+    let mut watched = WatchedFolders::load(state.data_dir())?;
+    let folder = watched.add(std::path::Path::new(&path), collection.as_deref(), now_ms())?;
+    watched.save()?;
+    Ok(imports::sync_watched(&app, &[folder]).into_iter().next().unwrap_or_default())
+}
+
+/// Stops watching a folder; its documents stay in the library.
+#[tauri::command]
+pub fn unwatch_folder(state: State<'_, AppState>, path: String) -> Result<()> {
+    let mut watched = WatchedFolders::load(state.data_dir())?;
+    if !watched.remove(std::path::Path::new(&path)) {
+        return Err(Error::InvalidInput(format!("{path} is not a watched folder.")));
+    }
+    watched.save()?;
+    Ok(())
+}
+
+/// Syncs every watched folder now: new and changed files are indexed, documents whose files are gone are
+/// removed. Returns the batch numbers.
+#[tauri::command]
+pub fn sync_watched<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Result<Vec<u64>> {
+    let watched = WatchedFolders::load(state.data_dir())?;
+    Ok(imports::sync_watched(&app, &watched.folders))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
 }
 
 fn non_empty(paths: Vec<String>) -> Result<Vec<PathBuf>> {
@@ -155,7 +200,7 @@ fn non_empty(paths: Vec<String>) -> Result<Vec<PathBuf>> {
 #[tauri::command]
 pub fn import_paths<R: Runtime>(app: AppHandle<R>, paths: Vec<String>, collection: Option<String>) -> Result<u64> {
     let paths = non_empty(paths)?;
-    Ok(imports::enqueue(&app, Batch { paths, force: false, collection }))
+    Ok(imports::enqueue(&app, Batch { paths, force: false, collection, prune_missing: false }))
 }
 
 /// Stops the running import after its current document and drops the queued ones.
@@ -178,7 +223,10 @@ async fn document(state: &AppState, path: &str) -> Result<DocumentRecord> {
 #[tauri::command]
 pub async fn reindex_document<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, path: String) -> Result<u64> {
     let doc = document(&state, &path).await?;
-    Ok(imports::enqueue(&app, Batch { paths: vec![PathBuf::from(doc.path)], force: true, collection: None }))
+    Ok(imports::enqueue(
+        &app,
+        Batch { paths: vec![PathBuf::from(doc.path)], force: true, collection: None, prune_missing: false },
+    ))
 }
 
 /// Removes a document from the library (the file is not touched).
@@ -297,6 +345,9 @@ pub fn remove_collection(state: State<'_, AppState>, name: String) -> Result<()>
         return Err(Error::InvalidInput(format!("There is no collection named {name:?}.")));
     }
     collections.save()?;
+    let mut watched = WatchedFolders::load(state.data_dir())?;
+    watched.forget_collection(&name);
+    watched.save()?;
     Ok(())
 }
 
@@ -518,7 +569,7 @@ pub async fn save_settings<R: Runtime>(
         let documents = state.core().await?.library.documents().await?;
         let paths: Vec<PathBuf> = documents.into_iter().map(|d| PathBuf::from(d.path)).collect();
         if !paths.is_empty() {
-            imports::enqueue(&app, Batch { paths, force: true, collection: None });
+            imports::enqueue(&app, Batch { paths, force: true, collection: None, prune_missing: false });
         }
     }
     Ok(SavedSettings { settings, reindexing })

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use quire_core::library::{DocOutcome, IngestEvent, IngestOptions, IngestStage};
+use quire_core::watched::WatchedFolder;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
@@ -64,6 +65,8 @@ pub struct Batch {
     pub force: bool,
     /// Add the imported paths to this collection once the batch is done.
     pub collection: Option<String>,
+    /// Remove the documents under the batch's folders whose files are gone (a sync of watched folders).
+    pub prune_missing: bool,
 }
 
 fn emit<R: Runtime>(app: &AppHandle<R>, notice: IngestNotice) {
@@ -89,6 +92,23 @@ pub fn enqueue<R: Runtime>(app: &AppHandle<R>, batch: Batch) -> u64 {
         run(&app, &state, number, batch, shown).await;
     });
     number
+}
+
+/// Queues a sync of each watched folder: an incremental import that also removes the documents whose files
+/// are gone. Returns the batch numbers.
+pub fn sync_watched<R: Runtime>(app: &AppHandle<R>, folders: &[WatchedFolder]) -> Vec<u64> {
+    folders
+        .iter()
+        .map(|f| {
+            let batch = Batch {
+                paths: vec![PathBuf::from(&f.path)],
+                force: false,
+                collection: f.collection.clone(),
+                prune_missing: true,
+            };
+            enqueue(app, batch)
+        })
+        .collect()
 }
 
 /// Stops the running batch after its current document and drops the queued ones.
@@ -143,7 +163,7 @@ async fn run<R: Runtime>(app: &AppHandle<R>, state: &AppState, number: u64, batc
         };
         emit(app, notice);
     };
-    let options = IngestOptions { prune_missing: false, force: batch.force };
+    let options = IngestOptions { prune_missing: batch.prune_missing, force: batch.force };
     let result = core.library.ingest(&batch.paths, &options, &progress, Some(&cancel)).await;
     *lock(&state.running_import) = None;
     let report = match result {

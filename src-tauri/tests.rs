@@ -113,6 +113,23 @@ fn the_data_folder_is_not_moved_into_a_folder_in_use_nor_when_the_environment_se
 }
 
 #[test]
+fn watching_refuses_files_and_unknown_folders_and_syncing_nothing_queues_nothing() {
+    let (dir, _app, window) = temp_app();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, b"notes").unwrap_or_else(|e| panic!("{e}"));
+
+    let refusal = invoke_with(&window, "watch_folder", json!({ "path": file, "collection": null }))
+        .expect_err("a file was watched");
+    assert_eq!(refusal["kind"], "invalid_input");
+    assert!(refusal["message"].as_str().unwrap_or_default().contains("not a folder"), "{refusal}");
+    let refusal = invoke_with(&window, "unwatch_folder", json!({ "path": dir.path() }))
+        .expect_err("a folder that is not watched was unwatched");
+    assert!(refusal["message"].as_str().unwrap_or_default().contains("is not a watched folder"), "{refusal}");
+    assert_eq!(invoke(&window, "sync_watched").unwrap_or_else(|e| panic!("sync_watched: {e}")), json!([]));
+    assert!(!dir.path().join("watched.json").exists(), "nothing was watched, so nothing is written");
+}
+
+#[test]
 fn settings_are_validated_saved_and_read_back() {
     let (dir, _app, window) = temp_app();
     let mut settings = invoke(&window, "get_settings").unwrap_or_else(|e| panic!("get_settings: {e}"));

@@ -261,3 +261,52 @@ fn ask_within_a_collection_or_a_path_uses_only_those_documents() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("there is no collection \"nope\""));
 }
+
+#[test]
+fn a_watched_folder_is_synced_new_changed_and_deleted_files_included() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let docs = tmp.path().join("docs");
+    std::fs::create_dir_all(docs.join("nested")).expect("mkdir");
+    std::fs::write(docs.join("quilt.md"), "# Quilt\n\nQuilt keeps a stack of patches over upstream source.")
+        .expect("write");
+    std::fs::write(docs.join("nested/apt.txt"), "Apt preferences pin a package to a release.").expect("write");
+    let data = tmp.path().join("data");
+
+    let added = quire(&data).args(["watch", "add", "--collection", "packaging"]).arg(&docs).output().expect("add");
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let (state, _) = library_state(&data);
+    assert_eq!(state.keys().collect::<Vec<_>>(), ["apt.txt", "quilt.md"], "adding a watch imports the folder");
+    let watched = json_of(quire(&data).args(["watch", "list", "--json"]));
+    assert_eq!(watched[0]["collection"], "packaging");
+    let listed = quire(&data).args(["collections", "list"]).output().expect("list");
+    assert!(String::from_utf8_lossy(&listed.stdout).starts_with("packaging: "), "the collection holds the folder");
+
+    // While nothing watched it: one file deleted, one changed, one created in a new folder.
+    std::fs::remove_file(docs.join("quilt.md")).expect("rm");
+    std::fs::write(docs.join("nested/apt.txt"), "Apt pinning now lives in preferences.d files.").expect("write");
+    std::fs::create_dir_all(docs.join("new")).expect("mkdir");
+    std::fs::write(docs.join("new/dput.txt"), "dput uploads a signed package to the archive.").expect("write");
+    let sync = json_lines(&quire(&data).args(["watch", "sync", "--json"]).output().expect("sync"));
+    let outcome = |name: &str| {
+        sync.iter()
+            .find(|e| e["event"] == "document" && e["path"].as_str().is_some_and(|p| p.ends_with(name)))
+            .map(|e| e["outcome"]["status"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(outcome("quilt.md").as_deref(), Some("removed"), "{sync:?}");
+    assert_eq!(outcome("apt.txt").as_deref(), Some("indexed"), "{sync:?}");
+    assert_eq!(outcome("dput.txt").as_deref(), Some("indexed"), "{sync:?}");
+    let (state, _) = library_state(&data);
+    assert_eq!(state.keys().collect::<Vec<_>>(), ["apt.txt", "dput.txt"]);
+
+    // A second sync has nothing to do.
+    let again = json_lines(&quire(&data).args(["watch", "sync", "--json"]).output().expect("sync"));
+    assert!(
+        again.iter().filter(|e| e["outcome"].is_object()).all(|e| e["outcome"]["status"] == "unchanged"),
+        "{again:?}"
+    );
+
+    assert!(quire(&data).args(["watch", "remove"]).arg(&docs).status().expect("remove").success());
+    assert_eq!(json_of(quire(&data).args(["watch", "list", "--json"])), serde_json::json!([]));
+    let (state, _) = library_state(&data);
+    assert_eq!(state.len(), 2, "unwatching keeps the documents");
+}

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use quire_app::OpenOptions;
 use quire_core::fusion::Fusion;
 use quire_core::library::IngestOptions;
+use quire_core::watched::WatchedFolders;
 use quire_core::{SearchFilter, SearchMode};
 
 #[derive(Parser)]
@@ -106,6 +107,9 @@ enum Command {
     /// Named groups of files and folders to ask within (`quire ask --collection NAME`).
     #[command(subcommand)]
     Collections(CollectionsCommand),
+    /// Watched folders: folders the library keeps in step with (the desktop app syncs them at every start).
+    #[command(subcommand)]
+    Watch(WatchCommand),
     /// Retrieval quality on a BEIR-format set (corpus.jsonl, queries.jsonl, qrels/test.tsv), or answer quality
     /// (ROUGE-L) on a JSONL of {"question", "reference"} with --answers.
     Eval {
@@ -159,6 +163,83 @@ enum CollectionsCommand {
     Remove {
         name: String,
     },
+}
+
+#[derive(Subcommand)]
+enum WatchCommand {
+    /// Watch a folder (in a collection, if given) and sync it now.
+    Add {
+        path: PathBuf,
+        #[arg(long)]
+        collection: Option<String>,
+    },
+    /// The watched folders.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop watching a folder (its documents stay in the library).
+    Remove { path: PathBuf },
+    /// Bring every watched folder up to date: new and changed files are indexed, documents whose files are
+    /// gone are removed.
+    Sync {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+async fn watch(cli: &Cli, command: &WatchCommand) -> Result<ExitCode> {
+    let options = open_options(cli)?;
+    std::fs::create_dir_all(&options.data_dir)?;
+    let mut watched = WatchedFolders::load(&options.data_dir)?;
+    let to_sync = match command {
+        WatchCommand::List { json } => {
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&watched.folders)?);
+            } else if watched.folders.is_empty() {
+                println!("No watched folders yet: add one with `quire watch add FOLDER`.");
+            }
+            for f in watched.folders.iter().filter(|_| !*json) {
+                match &f.collection {
+                    Some(c) => println!("{}  (collection {c})", f.path),
+                    None => println!("{}", f.path),
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        WatchCommand::Remove { path } => {
+            if !watched.remove(path) {
+                bail!("{} is not a watched folder", path.display());
+            }
+            watched.save()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        WatchCommand::Add { path, collection } => {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+            let folder = watched.add(path, collection.as_deref(), i64::try_from(now)?)?;
+            watched.save()?;
+            println!("watching {}", folder.path);
+            vec![folder]
+        }
+        WatchCommand::Sync { .. } => watched.folders.clone(),
+    };
+    let json = matches!(command, WatchCommand::Sync { json: true });
+    let library = quire_app::open_library(&options).await?;
+    let mut failed = 0;
+    for folder in &to_sync {
+        let progress = output::IngestProgress::new(json);
+        let ingest = IngestOptions { prune_missing: true, force: false };
+        let report = library.ingest(&[PathBuf::from(&folder.path)], &ingest, &|e| progress.event(&e), None).await?;
+        progress.finish(&report);
+        failed += report.failed;
+        if let Some(name) = &folder.collection {
+            let mut collections = quire_core::collections::Collections::load(&options.data_dir)?;
+            collections.add(name, &[PathBuf::from(&folder.path)])?;
+            collections.save()?;
+        }
+    }
+    library.store().maintain().await?;
+    Ok(if failed > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
 
 fn parse_fusion(spec: &str) -> Result<Fusion> {
@@ -296,6 +377,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Watch(command) => watch(&cli, command).await,
         Command::Eval { beir, answers, limit, chat, k, mode, fusion, json } => {
             let mut options = open_options(&cli)?;
             if let Some(spec) = fusion {

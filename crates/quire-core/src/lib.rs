@@ -25,6 +25,7 @@ pub mod select;
 pub mod settings;
 pub mod traits;
 pub mod types;
+pub mod watched;
 pub mod worker;
 
 pub use error::{Error, ExtractError, Result};

@@ -232,6 +232,44 @@ describe('Quire with a real library', () => {
     expect(await $('[data-testid="chat-error"]').isExisting()).toBe(false);
   });
 
+  it('watches a folder in a collection and syncs it with the files changed meanwhile', async function () {
+    this.timeout(240_000);
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'quire-e2e-watched-'));
+    fs.writeFileSync(path.join(folder, 'quilt-notes.md'), '# Quilt notes\n\nQuilt keeps a stack of patches.\n');
+    await $('[data-testid="nav-library"]').click();
+    await $('[data-testid="screen-library"]').waitForDisplayed();
+
+    // What the collection form does once the native folder picker has answered.
+    await browser.execute((p: string) => {
+      const internals = (window as unknown as { __TAURI_INTERNALS__: { invoke: (c: string, a: unknown) => unknown } })
+        .__TAURI_INTERNALS__;
+      return internals.invoke('watch_folder', { path: p, collection: 'Notes' });
+    }, folder);
+    await browser.waitUntil(async () => (await statusOf('quilt-notes.md')) === 'Indexed', {
+      timeout: 120_000,
+      interval: 500,
+      timeoutMsg: 'the watched folder was not imported',
+    });
+    const watched = $('[data-testid="collection"][data-name="Notes"] [data-testid="watched-folder"]');
+    await watched.waitForDisplayed({ timeout: 30_000, timeoutMsg: 'the collection does not list its watched folder' });
+    expect(await watched.getAttribute('data-path')).toBe(folder);
+
+    fs.rmSync(path.join(folder, 'quilt-notes.md'));
+    fs.writeFileSync(path.join(folder, 'dput-notes.md'), '# dput\n\ndput uploads a signed package.\n');
+    await $('[data-testid="sync-watched"]').click();
+    await browser.waitUntil(async () => (await statusOf('dput-notes.md')) === 'Indexed', {
+      timeout: 120_000,
+      interval: 500,
+      timeoutMsg: 'Sync now did not index the new file',
+    });
+    await browser.waitUntil(async () => !(await row('quilt-notes.md').isExisting()), {
+      timeout: 30_000,
+      timeoutMsg: 'Sync now did not remove the deleted file',
+    });
+    await watched.scrollIntoView({ block: 'center' });
+    await screenshot('library-watched');
+  });
+
   it('shows the installed models and the settings', async () => {
     await $('[data-testid="nav-models"]').click();
     await $('[data-testid="model-row"][data-role="chat"]').waitForDisplayed({ timeout: 30_000 });

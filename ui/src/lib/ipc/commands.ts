@@ -49,6 +49,24 @@ export function changeDataDir(path: string): Promise<Relocation> {
   return call<Relocation>('change_data_dir', { path });
 }
 
+/**
+ * Watches a folder (in `collection` when given): it is imported now, and synced at every start and by
+ * {@link syncWatched}. Resolves with the batch number of its import.
+ */
+export function watchFolder(path: string, collection?: string): Promise<number> {
+  return call<number>('watch_folder', { path, collection: collection ?? null });
+}
+
+/** Stops watching a folder; its documents stay in the library. */
+export function unwatchFolder(path: string): Promise<void> {
+  return call<void>('unwatch_folder', { path });
+}
+
+/** Syncs every watched folder (new and changed files indexed, deleted ones removed); the batch numbers. */
+export function syncWatched(): Promise<number[]> {
+  return call<number[]>('sync_watched');
+}
+
 /** Restarts Quire. */
 export function restartApp(): Promise<void> {
   return call<void>('restart_app');

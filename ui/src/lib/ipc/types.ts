@@ -68,6 +68,15 @@ export interface LibraryOverview {
   documents: DocumentRecord[];
   /** Collection name → the paths (files or folders) it holds. */
   collections: Record<string, string[]>;
+  /** The watched folders (synced at start-up and on request), sorted by path. */
+  watched: WatchedFolder[];
+}
+
+/** A folder the library keeps in step with (`WatchedFolder`). */
+export interface WatchedFolder {
+  path: string;
+  collection: string | null;
+  added_ms: number;
 }
 
 /** What happened to one document in an ingest (`DocOutcome`, tagged by `status`). */

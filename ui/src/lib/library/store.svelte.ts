@@ -20,12 +20,16 @@ import {
   revealDocument,
   searchLibrary,
   setCollection,
+  syncWatched,
   toIpcError,
+  unwatchFolder,
+  watchFolder,
   type DocumentRecord,
   type Hit,
   type IngestNotice,
   type IpcError,
   type LibraryOverview,
+  type WatchedFolder,
 } from '../ipc';
 import { baseName } from './format';
 import { IDLE, IngestTracker, type ImportDoc, type ProgressSnapshot } from './progress';
@@ -58,7 +62,8 @@ function normalize(value: unknown): LibraryOverview {
     embedding_model: null,
   };
   const collections = v.collections && typeof v.collections === 'object' ? v.collections : {};
-  return { stats, documents, collections };
+  const watched = Array.isArray(v.watched) ? v.watched : [];
+  return { stats, documents, collections, watched };
 }
 
 export class LibraryStore {
@@ -97,6 +102,11 @@ export class LibraryStore {
     Object.entries(this.overview?.collections ?? {}).sort(([a], [b]) => a.localeCompare(b)),
   );
 
+  /** The watched folders by path. */
+  readonly watched: ReadonlyMap<string, WatchedFolder> = $derived(
+    new Map((this.overview?.watched ?? []).map((w) => [w.path, w])),
+  );
+
   /** The library is read and holds nothing, and no import has reached a file yet. */
   readonly empty: boolean = $derived(this.overview !== null && this.rows.length === 0);
 
@@ -109,6 +119,8 @@ export class LibraryStore {
   #ticker: ReturnType<typeof setInterval> | null = null;
   #loadSeq = 0;
   #searchSeq = 0;
+  /** The watched folders were synced since the app started. */
+  #synced = false;
 
   /**
    * Follows the `ingest` events until every caller has called the function returned. Outside the app (no
@@ -207,6 +219,11 @@ export class LibraryStore {
       const known = new Set(overview.documents.map((d) => d.path));
       this.#tracker.settle(ended, (path) => known.has(path));
       this.flush();
+      // Changes made to watched folders while Quire was closed are picked up once the library is read.
+      if (!this.#synced && overview.watched.length > 0) {
+        this.#synced = true;
+        void this.syncWatched();
+      }
       return true;
     } catch (reason) {
       if (seq !== this.#loadSeq) return false;
@@ -335,6 +352,30 @@ export class LibraryStore {
       throw toIpcError(reason);
     }
     await this.load();
+  }
+
+  // Watched folders ----------------------------------------------------------------------------------------
+
+  /** Watches a folder (imported now, synced at start-up and on request); rejects with an IpcError. */
+  async watch(path: string, collection?: string): Promise<void> {
+    try {
+      await watchFolder(path, collection);
+    } catch (reason) {
+      throw toIpcError(reason);
+    }
+    await this.load();
+  }
+
+  /** Stops watching a folder (its documents stay); resolves with whether it was done. */
+  async unwatch(path: string): Promise<boolean> {
+    const done = await this.#act(`Could not stop watching ${baseName(path)}`, () => unwatchFolder(path));
+    if (done) await this.load();
+    return done;
+  }
+
+  /** Brings every watched folder up to date now. */
+  async syncWatched(): Promise<boolean> {
+    return this.#act('Could not sync the watched folders', () => syncWatched());
   }
 
   // Search -------------------------------------------------------------------------------------------------

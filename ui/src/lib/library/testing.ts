@@ -1,5 +1,5 @@
 /** Fixtures for the library's tests. */
-import type { DocumentRecord, LibraryOverview } from '../ipc';
+import type { DocumentRecord, LibraryOverview, WatchedFolder } from '../ipc';
 
 export function doc(path: string, fields: Partial<DocumentRecord> = {}): DocumentRecord {
   return {
@@ -20,7 +20,11 @@ export function doc(path: string, fields: Partial<DocumentRecord> = {}): Documen
   };
 }
 
-export function overview(documents: DocumentRecord[], collections: Record<string, string[]> = {}): LibraryOverview {
+export function overview(
+  documents: DocumentRecord[],
+  collections: Record<string, string[]> = {},
+  watched: WatchedFolder[] = [],
+): LibraryOverview {
   return {
     stats: {
       documents: documents.length,
@@ -32,5 +36,6 @@ export function overview(documents: DocumentRecord[], collections: Record<string
     },
     documents,
     collections,
+    watched,
   };
 }

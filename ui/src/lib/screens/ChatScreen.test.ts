@@ -138,6 +138,7 @@ const OVERVIEW: LibraryOverview = {
     },
   ],
   collections: { Work: ['/docs'], Home: ['/home/notes'] },
+  watched: [],
 };
 
 function chunk(index: number, text: string, start: number, page: number): Chunk {

@@ -16,6 +16,9 @@ import {
   revealDocument,
   searchLibrary,
   setCollection,
+  syncWatched,
+  unwatchFolder,
+  watchFolder,
 } from '$lib/ipc/commands';
 import { IpcError, type Chunk, type Hit, type IngestNotice } from '$lib/ipc';
 import { doc, overview } from '$lib/library/testing';
@@ -439,8 +442,61 @@ describe('LibraryScreen', () => {
     await user.type(within(again).getByRole('textbox', { name: 'Name' }), 'Books');
     await user.click(within(again).getByRole('button', { name: 'Choose folder…' }));
     expect(within(again).getByRole('radio', { name: '/home/me/Books' })).toBeChecked();
+    expect(within(again).getByTestId('watch-folder')).toBeChecked();
     await user.click(within(again).getByRole('button', { name: 'Create collection' }));
     expect(setCollection).toHaveBeenLastCalledWith('Books', ['/home/me/Books']);
+    // The folder is watched (imported now, kept in sync) in its collection.
+    await waitFor(() => expect(watchFolder).toHaveBeenCalledWith('/home/me/Books', 'Books'));
+  });
+
+  it('can make a collection of a folder without watching it', async () => {
+    vi.mocked(setCollection).mockResolvedValue(undefined);
+    vi.mocked(chooseFolder).mockResolvedValue('/home/me/Books');
+    const user = await showLibrary();
+
+    await user.click(screen.getByRole('button', { name: 'New collection' }));
+    const form = screen.getByTestId('collection-form');
+    await user.type(within(form).getByRole('textbox', { name: 'Name' }), 'Books');
+    await user.click(within(form).getByRole('button', { name: 'Choose folder…' }));
+    await user.click(within(form).getByTestId('watch-folder'));
+    await user.click(within(form).getByRole('button', { name: 'Create collection' }));
+    await waitFor(() => expect(screen.queryByTestId('collection-form')).not.toBeInTheDocument());
+    expect(setCollection).toHaveBeenCalledWith('Books', ['/home/me/Books']);
+    expect(watchFolder).not.toHaveBeenCalled();
+  });
+
+  it('lists watched folders per collection, syncs them at start-up and on request, and stops watching one', async () => {
+    vi.mocked(syncWatched).mockResolvedValue([7, 8]);
+    vi.mocked(unwatchFolder).mockResolvedValue(undefined);
+    const watched = [
+      { path: '/home/me/Reports', collection: 'Work', added_ms: 1 },
+      { path: '/home/me/Inbox', collection: null, added_ms: 2 },
+    ];
+    libraryOverview.mockResolvedValue(overview(DOCS, { Work: ['/home/me/Reports', '/home/me/Notes/ideas.md'] }, watched));
+    const user = userEvent.setup();
+    render(LibraryScreen);
+    await screen.findAllByTestId('doc-row');
+
+    // Changes made while Quire was closed are picked up once.
+    await waitFor(() => expect(syncWatched).toHaveBeenCalledTimes(1));
+    const work = screen.getByTestId('collection');
+    const inWork = within(work).getAllByTestId('watched-folder');
+    expect(inWork.map((w) => w.dataset.path)).toEqual(['/home/me/Reports']);
+    expect(inWork[0]).toHaveTextContent('Watched');
+    expect(within(screen.getByTestId('watched-unfiled')).getByTestId('watched-folder')).toHaveAttribute(
+      'data-path',
+      '/home/me/Inbox',
+    );
+
+    await user.click(screen.getByTestId('sync-watched'));
+    expect(syncWatched).toHaveBeenCalledTimes(2);
+
+    libraryOverview.mockResolvedValue(overview(DOCS, { Work: ['/home/me/Reports'] }, [watched[0]!]));
+    await user.click(screen.getByRole('button', { name: 'Stop watching Inbox' }));
+    expect(unwatchFolder).toHaveBeenCalledWith('/home/me/Inbox');
+    await waitFor(() => expect(screen.queryByTestId('watched-unfiled')).not.toBeInTheDocument());
+    // Reading the library again does not sync again.
+    expect(syncWatched).toHaveBeenCalledTimes(2);
   });
 
   it('shows an error from making a collection in the form', async () => {
