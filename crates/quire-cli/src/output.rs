@@ -68,6 +68,7 @@ impl IngestProgress {
                     DocOutcome::Unchanged => format!("unchanged  {path}"),
                     DocOutcome::Failed { reason } => format!("failed     {path}: {reason}"),
                     DocOutcome::Removed => format!("removed    {path}"),
+                    DocOutcome::Moved { from, .. } => format!("moved      {from} -> {path}"),
                 };
                 if let Ok(mut done) = self.done_bytes.lock() {
                     *done += bytes;
@@ -97,11 +98,12 @@ impl IngestProgress {
             return;
         }
         println!(
-            "{} indexed, {} unchanged, {} failed, {} removed — {} chunks, {} tokens in {:.1} s",
+            "{} indexed, {} unchanged, {} failed, {} removed, {} moved — {} chunks, {} tokens in {:.1} s",
             report.indexed,
             report.unchanged,
             report.failed,
             report.removed,
+            report.moved,
             report.chunks,
             report.tokens,
             report.timings.total_s

@@ -33,5 +33,5 @@ pub use generate::{
     ChatMessage, GenEvent, GenerateRequest, Generation, Generator, GeneratorInfo, Role, SamplingParams, StopReason,
     Timings, Usage,
 };
-pub use traits::{ChunkRow, Embedder, EmbedderInfo, Embeddings, Extractor, SearchFilter, Store};
+pub use traits::{ChunkRow, Embedder, EmbedderInfo, Embeddings, Extractor, PathFilter, SearchFilter, Store};
 pub use types::*;

@@ -22,7 +22,7 @@ use crate::analyze;
 use crate::chunk::{self, ChunkParams, PlannedChunk, Prepared, UnitCounts};
 use crate::error::{Error, ExtractError, Result};
 use crate::fusion::{Fusion, fuse};
-use crate::traits::{ChunkRow, Embedder, Extractor, SearchFilter, Store};
+use crate::traits::{ChunkRow, Embedder, Extractor, PathFilter, SearchFilter, Store};
 use crate::types::{Chunk, DocStatus, DocumentRecord, ExtractedDoc, Format, Hit, LibraryStats, SearchMode};
 
 /// How the library ingests and searches.
@@ -57,10 +57,22 @@ impl Default for LibraryConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum DocOutcome {
-    Indexed { chunks: u32, tokens: u64, pages: Option<u32> },
+    Indexed {
+        chunks: u32,
+        tokens: u64,
+        pages: Option<u32>,
+    },
     Unchanged,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     Removed,
+    /// The file of a removed document reappeared here (renamed or moved) unchanged: its chunks moved with it,
+    /// with no embedding.
+    Moved {
+        from: String,
+        chunks: u32,
+    },
 }
 
 /// Progress of an ingest, reported as it happens.
@@ -102,6 +114,7 @@ pub struct IngestReport {
     pub unchanged: usize,
     pub failed: usize,
     pub removed: usize,
+    pub moved: usize,
     pub pages: u64,
     pub chunks: u64,
     /// Tokens embedded, special tokens included.
@@ -123,6 +136,7 @@ impl IngestReport {
             DocOutcome::Unchanged => self.unchanged += 1,
             DocOutcome::Failed { .. } => self.failed += 1,
             DocOutcome::Removed => self.removed += 1,
+            DocOutcome::Moved { .. } => self.moved += 1,
         }
         self.documents.push((path.to_string(), outcome.clone()));
     }
@@ -135,6 +149,33 @@ pub struct IngestOptions {
     pub prune_missing: bool,
     /// Re-index even unchanged files.
     pub force: bool,
+}
+
+/// How one run of the pipeline treats its paths (see [`Library::ingest`] and [`Library::sync`]).
+#[derive(Clone, Copy)]
+struct RunMode<'a> {
+    prune_missing: bool,
+    force: bool,
+    /// A path that does not exist stands for the documents at or under it (removed), not a failure.
+    missing_ok: bool,
+    filter: Option<&'a dyn PathFilter>,
+}
+
+/// What a scan found.
+struct Scan {
+    files: Vec<SourceFile>,
+    /// The paths given, canonical: existing folders and files, and (with `missing_ok`) paths now missing.
+    covered: Vec<PathBuf>,
+    failures: Vec<(String, String)>,
+}
+
+/// The absolute form of a path that may no longer exist: its parent canonical when the parent exists.
+fn absolute_missing(path: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(path).ok()?;
+    match (absolute.parent().and_then(|p| std::fs::canonicalize(p).ok()), absolute.file_name()) {
+        (Some(parent), Some(name)) => Some(parent.join(name)),
+        _ => Some(absolute),
+    }
 }
 
 /// A file found by the scan.
@@ -157,8 +198,16 @@ enum Stage1 {
         hash: String,
         doc: ExtractedDoc,
     },
+    /// Same content and format as a document whose file is gone: its chunks can move here.
+    Moved {
+        hash: String,
+        from: DocumentRecord,
+    },
     Failed(ExtractError),
 }
+
+/// Documents whose files are gone, by content hash: a new file with the same content takes over its chunks.
+type GoneByHash = Mutex<HashMap<String, Vec<DocumentRecord>>>;
 
 struct Extracted {
     file: SourceFile,
@@ -172,6 +221,8 @@ struct WriteJob {
     rows: Vec<ChunkRow>,
     outcome: DocOutcome,
     bytes: u64,
+    /// The id of a document this one replaces (a move), removed once this one is written.
+    replaces: Option<String>,
 }
 
 /// Unit token counts shared across documents: each distinct word is counted by the model once.
@@ -271,25 +322,34 @@ impl Library {
         self.store.documents().await
     }
 
-    /// Finds the files to ingest under `paths` (files and folders, recursively; hidden entries skipped).
-    /// Paths that do not exist or cannot be read are returned as failures.
-    fn scan(&self, paths: &[PathBuf]) -> (Vec<SourceFile>, Vec<PathBuf>, Vec<(String, String)>) {
+    /// Finds the files to ingest under `paths` (files and folders, recursively; hidden entries and what the
+    /// mode's filter refuses skipped). Paths that do not exist or cannot be read are returned as failures,
+    /// unless the mode takes a missing path as the documents it held.
+    fn scan(&self, paths: &[PathBuf], mode: RunMode<'_>) -> Scan {
         let mut files = Vec::new();
-        let mut folders = Vec::new();
+        let mut covered = Vec::new();
         let mut failures = Vec::new();
         let mut seen = HashSet::new();
+        let dir_ok = |e: &walkdir::DirEntry| {
+            !is_hidden(e) && (!e.file_type().is_dir() || mode.filter.is_none_or(|f| f.accepts_dir(e.path())))
+        };
         for arg in paths {
             let root = match std::fs::canonicalize(arg) {
                 Ok(p) => p,
+                Err(e) if mode.missing_ok && e.kind() == std::io::ErrorKind::NotFound => {
+                    match absolute_missing(arg) {
+                        Some(gone) => covered.push(gone),
+                        None => failures.push((arg.display().to_string(), format!("cannot open: {e}"))),
+                    }
+                    continue;
+                }
                 Err(e) => {
                     failures.push((arg.display().to_string(), format!("cannot open: {e}")));
                     continue;
                 }
             };
-            if root.is_dir() {
-                folders.push(root.clone());
-            }
-            for entry in walkdir::WalkDir::new(&root).follow_links(false).into_iter().filter_entry(|e| !is_hidden(e)) {
+            covered.push(root.clone());
+            for entry in walkdir::WalkDir::new(&root).follow_links(false).into_iter().filter_entry(dir_ok) {
                 let entry = match entry {
                     Ok(e) => e,
                     Err(e) => {
@@ -304,7 +364,7 @@ impl Library {
                 }
                 let path = entry.path().to_path_buf();
                 let Some(format) = Format::from_path(&path) else {
-                    if entry.depth() == 0 {
+                    if entry.depth() == 0 && mode.filter.is_none() {
                         failures.push((path.display().to_string(), "unsupported file type".to_string()));
                     }
                     continue;
@@ -315,6 +375,9 @@ impl Library {
                 }
                 match entry.metadata() {
                     Ok(meta) => {
+                        if mode.filter.is_some_and(|f| !f.accepts_file(&path, meta.len())) {
+                            continue;
+                        }
                         let mtime_ms = meta
                             .modified()
                             .ok()
@@ -327,12 +390,35 @@ impl Library {
                 }
             }
         }
-        (files, folders, failures)
+        Scan { files, covered, failures }
+    }
+
+    /// The documents under the covered paths whose files are gone (or, with a filter, no longer included).
+    /// A file that exists but was not scanned for another reason (it could not be read) keeps its document.
+    async fn gone_documents(&self, scan: &Scan, mode: RunMode<'_>) -> Result<Vec<DocumentRecord>> {
+        let present: HashSet<&str> = scan.files.iter().map(|f| f.key.as_str()).collect();
+        let mut gone = Vec::new();
+        for doc in self.store.documents().await? {
+            let path = Path::new(&doc.path);
+            if present.contains(doc.path.as_str()) || !scan.covered.iter().any(|c| path.starts_with(c)) {
+                continue;
+            }
+            let wanted = match std::fs::metadata(path) {
+                Ok(meta) => mode.filter.is_none_or(|f| f.accepts_file(path, meta.len())),
+                Err(_) => false,
+            };
+            if !wanted {
+                gone.push(doc);
+            }
+        }
+        Ok(gone)
     }
 
     /// Ingests files and folders. Unchanged files (same size and time, or same content) cost no embedding;
-    /// changed files are replaced; with `prune_missing`, documents under an ingested folder whose files are
-    /// gone are removed. Every document gets an outcome; one failing document never stops the others.
+    /// changed files are replaced; with `prune_missing`, documents under an ingested path whose files are
+    /// gone are removed, and a new file with the same content and format as one of them takes over its chunks
+    /// (a rename or move costs no embedding). Every document gets an outcome; one failing document never
+    /// stops the others.
     pub async fn ingest(
         &self,
         paths: &[PathBuf],
@@ -340,9 +426,38 @@ impl Library {
         progress: &(dyn Fn(IngestEvent) + Send + Sync),
         cancel: Option<&AtomicBool>,
     ) -> Result<IngestReport> {
+        let mode =
+            RunMode { prune_missing: options.prune_missing, force: options.force, missing_ok: false, filter: None };
+        self.run(paths, mode, progress, cancel).await
+    }
+
+    /// Brings the library in step with `paths` (watched folders, or paths under them that changed) as
+    /// `filter` defines them: new and changed files are ingested, unchanged ones cost nothing, documents
+    /// whose files are gone or no longer included are removed, and renamed or moved files keep their chunks.
+    /// A path that no longer exists stands for the documents that were at or under it.
+    pub async fn sync(
+        &self,
+        paths: &[PathBuf],
+        filter: &dyn PathFilter,
+        progress: &(dyn Fn(IngestEvent) + Send + Sync),
+        cancel: Option<&AtomicBool>,
+    ) -> Result<IngestReport> {
+        let mode = RunMode { prune_missing: true, force: false, missing_ok: true, filter: Some(filter) };
+        self.run(paths, mode, progress, cancel).await
+    }
+
+    async fn run(
+        &self,
+        paths: &[PathBuf],
+        mode: RunMode<'_>,
+        progress: &(dyn Fn(IngestEvent) + Send + Sync),
+        cancel: Option<&AtomicBool>,
+    ) -> Result<IngestReport> {
         let started = Instant::now();
         let mut report = IngestReport::default();
-        let (files, folders, failures) = self.scan(paths);
+        let scan = self.scan(paths, mode);
+        let gone = if mode.prune_missing { self.gone_documents(&scan, mode).await? } else { Vec::new() };
+        let Scan { files, failures, .. } = scan;
         let total_bytes = files.iter().map(|f| f.size).sum();
         progress(IngestEvent::Scanned { files: files.len(), bytes: total_bytes });
         for (path, reason) in failures {
@@ -351,52 +466,45 @@ impl Library {
             report.record(&path, &outcome);
         }
 
-        // Documents under ingested folders whose files are gone.
-        if options.prune_missing && !folders.is_empty() {
-            let present: HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
-            for doc in self.store.documents().await? {
-                let under = folders.iter().any(|f| Path::new(&doc.path).starts_with(f));
-                if under && !present.contains(doc.path.as_str()) && !Path::new(&doc.path).exists() {
-                    self.store.remove_document(&doc.id).await?;
-                    progress(IngestEvent::Document { path: doc.path.clone(), bytes: 0, outcome: DocOutcome::Removed });
-                    report.record(&doc.path, &DocOutcome::Removed);
-                }
+        // Documents whose files are gone: each may be taken over by a new file with the same content (a move);
+        // the others are removed once the new files are written.
+        let model_id = self.embedder.info().model_id.clone();
+        let mut by_hash: HashMap<String, Vec<DocumentRecord>> = HashMap::new();
+        let mut unmovable = Vec::new();
+        for doc in gone {
+            if doc.status == DocStatus::Indexed && doc.embedding_model == model_id && !doc.content_hash.is_empty() {
+                by_hash.entry(doc.content_hash.clone()).or_default().push(doc);
+            } else {
+                unmovable.push(doc);
             }
         }
+        let gone_by_hash: Arc<GoneByHash> = Arc::new(Mutex::new(by_hash));
 
         let existing: HashMap<String, DocumentRecord> =
             self.store.documents().await?.into_iter().map(|d| (d.path.clone(), d)).collect();
-        let model = self.embedder.info().model_id.clone();
-        let max_bytes = self.config.max_file_bytes;
-        let force = options.force;
-        let extractor = Arc::clone(&self.extractor);
         let extract_time = Arc::new(Mutex::new(Duration::ZERO));
+        let shared = Arc::new(ExtractShared {
+            model: model_id,
+            max_bytes: self.config.max_file_bytes,
+            force: mode.force,
+            extractor: Arc::clone(&self.extractor),
+            extract_time: Arc::clone(&extract_time),
+            gone_by_hash: Arc::clone(&gone_by_hash),
+        });
 
         // Stage 1: hash and extract, ahead of the embedder (extraction of the next documents runs while the
         // embedder works: the parser is a child process and hashing runs on the blocking pool).
         let (extract_tx, extract_rx) = tokio::sync::mpsc::channel::<Extracted>(self.config.extract_ahead.max(1));
         let ahead = self.config.extract_ahead.max(1);
         let extract_stage = {
-            let extract_time = Arc::clone(&extract_time);
             async move {
                 let mut stream = futures::stream::iter(files)
                     .map(|file| {
-                        let extractor = Arc::clone(&extractor);
                         let previous = existing.get(&file.key).cloned();
-                        let model = model.clone();
-                        let extract_time = Arc::clone(&extract_time);
+                        let shared = Arc::clone(&shared);
                         progress(IngestEvent::Stage { path: file.key.clone(), stage: IngestStage::Extracting });
                         async move {
-                            let stage = extract_one(
-                                &file,
-                                previous.as_ref(),
-                                &model,
-                                max_bytes,
-                                force,
-                                extractor.as_ref(),
-                                &extract_time,
-                            )
-                            .await;
+                            let stage = extract_one(&file, previous.as_ref(), &shared).await;
                             Extracted { file, existing: previous, stage }
                         }
                     })
@@ -418,6 +526,9 @@ impl Library {
             while let Some(job) = write_rx.recv().await {
                 let t = Instant::now();
                 write_document(store.as_ref(), job.record.clone(), job.rows).await?;
+                if let Some(old) = &job.replaces {
+                    store.remove_document(old).await?;
+                }
                 spent += t.elapsed();
                 progress(IngestEvent::Document {
                     path: job.record.path.clone(),
@@ -474,6 +585,36 @@ impl Library {
                         immediate.push((file.key, file.size, outcome));
                         continue;
                     }
+                    Stage1::Moved { hash, from } => {
+                        let rows = self.store.chunk_rows(&from.id).await?;
+                        let rows: Vec<ChunkRow> = rows
+                            .into_iter()
+                            .map(|mut row| {
+                                row.chunk.doc_id = id.clone();
+                                row.chunk.path = file.key.clone();
+                                row
+                            })
+                            .collect();
+                        let chunks = rows.len() as u32;
+                        let moved = DocumentRecord {
+                            id: id.clone(),
+                            path: file.key.clone(),
+                            content_hash: hash,
+                            size: file.size,
+                            mtime_ms: file.mtime_ms,
+                            chunk_count: chunks,
+                            status: DocStatus::Indexed,
+                            error: None,
+                            updated_ms: now_ms(),
+                            ..from.clone()
+                        };
+                        let outcome = DocOutcome::Moved { from: from.path.clone(), chunks };
+                        let job = WriteJob { record: moved, rows, outcome, bytes: file.size, replaces: Some(from.id) };
+                        if write_tx.send(job).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
                     Stage1::Extracted { hash, doc } => {
                         record.content_hash = hash;
                         record.title = doc.title.clone();
@@ -497,11 +638,17 @@ impl Library {
                         record.status = DocStatus::Indexed;
                         record.chunk_count = rows.len() as u32;
                         let outcome = DocOutcome::Indexed { chunks: rows.len() as u32, tokens, pages: record.pages };
-                        WriteJob { record, rows, outcome, bytes: file.size }
+                        WriteJob { record, rows, outcome, bytes: file.size, replaces: None }
                     }
                     Err(reason) => {
                         record.error = Some(reason.clone());
-                        WriteJob { record, rows: Vec::new(), outcome: DocOutcome::Failed { reason }, bytes: file.size }
+                        WriteJob {
+                            record,
+                            rows: Vec::new(),
+                            outcome: DocOutcome::Failed { reason },
+                            bytes: file.size,
+                            replaces: None,
+                        }
                     }
                 };
                 if write_tx.send(job).await.is_err() {
@@ -528,6 +675,22 @@ impl Library {
         let (immediate, embed_time, truncated) = embedded?;
         for (path, _, outcome) in immediate.iter().chain(written.iter()) {
             report.record(path, outcome);
+        }
+
+        // Gone documents no new file took over. Skipped when cancelled: a file not reached yet may be one of them
+        // moved, and the next run finds them again.
+        if !cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            let left: Vec<DocumentRecord> = match gone_by_hash.lock() {
+                Ok(mut map) => map.drain().flat_map(|(_, docs)| docs).collect(),
+                Err(_) => return Err(Error::Store("a document list was poisoned".into())),
+            };
+            let mut left: Vec<DocumentRecord> = left.into_iter().chain(unmovable).collect();
+            left.sort_by(|a, b| a.path.cmp(&b.path));
+            for doc in left {
+                self.store.remove_document(&doc.id).await?;
+                progress(IngestEvent::Document { path: doc.path.clone(), bytes: 0, outcome: DocOutcome::Removed });
+                report.record(&doc.path, &DocOutcome::Removed);
+            }
         }
         report.truncated = truncated;
         report.timings = IngestTimings {
@@ -761,17 +924,22 @@ pub struct Retrieval {
     pub best_similarity: Option<f32>,
 }
 
-/// Hashes and extracts one file, unless it is unchanged or too large.
-async fn extract_one(
-    file: &SourceFile,
-    previous: Option<&DocumentRecord>,
-    model: &str,
+/// What every file's extraction shares within one run.
+struct ExtractShared {
+    /// The embedding model's id: a document indexed by another model is not current.
+    model: String,
     max_bytes: u64,
     force: bool,
-    extractor: &dyn Extractor,
-    extract_time: &Mutex<Duration>,
-) -> Stage1 {
-    let current = |d: &DocumentRecord| d.embedding_model == model && d.status == DocStatus::Indexed;
+    extractor: Arc<dyn Extractor>,
+    extract_time: Arc<Mutex<Duration>>,
+    gone_by_hash: Arc<GoneByHash>,
+}
+
+/// Hashes and extracts one file, unless it is unchanged, too large, or a gone document's file moved here.
+async fn extract_one(file: &SourceFile, previous: Option<&DocumentRecord>, shared: &ExtractShared) -> Stage1 {
+    let ExtractShared { model, max_bytes, force, extractor, extract_time, gone_by_hash } = shared;
+    let (max_bytes, force) = (*max_bytes, *force);
+    let current = |d: &DocumentRecord| d.embedding_model == *model && d.status == DocStatus::Indexed;
     if !force && previous.is_some_and(|d| current(d) && d.size == file.size && d.mtime_ms == file.mtime_ms) {
         return Stage1::Unchanged { hash: None };
     }
@@ -790,6 +958,13 @@ async fn extract_one(
     };
     if !force && previous.is_some_and(|d| current(d) && d.content_hash == hash) {
         return Stage1::Unchanged { hash: Some(hash) };
+    }
+    if !force
+        && let Ok(mut gone) = gone_by_hash.lock()
+        && let Some(docs) = gone.get_mut(&hash)
+        && let Some(at) = docs.iter().position(|d| d.format == file.format && d.path != file.key)
+    {
+        return Stage1::Moved { hash, from: docs.swap_remove(at) };
     }
     let t = Instant::now();
     let result = extractor.extract(&file.path, file.format).await;
@@ -974,6 +1149,112 @@ mod tests {
                 .iter()
                 .any(|(_, o)| matches!(o, DocOutcome::Failed { reason } if reason.contains("unsupported")))
         );
+    }
+
+    /// Leaves out files whose name contains `skip`, and files over `max` bytes.
+    struct TestFilter {
+        skip: &'static str,
+        max: u64,
+    }
+
+    impl PathFilter for TestFilter {
+        fn accepts_dir(&self, path: &Path) -> bool {
+            !path.display().to_string().contains(self.skip)
+        }
+        fn accepts_file(&self, path: &Path, size: u64) -> bool {
+            self.accepts_dir(path) && size <= self.max
+        }
+    }
+
+    const FILTER: TestFilter = TestFilter { skip: "skip", max: 10_000 };
+
+    async fn sync(f: &Fixture, paths: &[PathBuf]) -> IngestReport {
+        f.library.sync(paths, &FILTER, &|_| {}, None).await.expect("sync")
+    }
+
+    fn paths(docs: &[DocumentRecord]) -> Vec<String> {
+        let mut paths: Vec<String> = docs.iter().map(|d| d.path.clone()).collect();
+        paths.sort();
+        paths
+    }
+
+    #[tokio::test]
+    async fn renamed_and_moved_files_keep_their_chunks_without_embedding() {
+        let f = fixture();
+        let root = std::fs::canonicalize(f.dir.path()).expect("canon");
+        let a = write(&root, "one/a.txt", &long_text("alpha", 300));
+        let b = write(&root, "one/b.md", "bravo is a short note");
+        write(&root, "two/keep.txt", "charlie stays");
+        sync(&f, std::slice::from_ref(&root)).await;
+        let old_id = document_id(&a.display().to_string());
+        let old_rows = f.store.chunk_rows(&old_id).await.expect("rows");
+        let calls = f.embedder.embed_calls.load(Ordering::Relaxed);
+
+        // A rename within a folder and a move into another folder, seen by a whole-tree sync.
+        let renamed = root.join("one/a-renamed.txt");
+        std::fs::rename(&a, &renamed).expect("rename");
+        let moved = root.join("two/deeper/b.md");
+        std::fs::create_dir_all(moved.parent().expect("parent")).expect("mkdir");
+        std::fs::rename(&b, &moved).expect("move");
+        let report = sync(&f, std::slice::from_ref(&root)).await;
+        assert_eq!((report.moved, report.indexed, report.removed, report.unchanged), (2, 0, 0, 1), "{report:?}");
+        assert_eq!(f.embedder.embed_calls.load(Ordering::Relaxed), calls, "a moved file was embedded");
+
+        let docs = f.library.documents().await.expect("docs");
+        let expected = [&renamed, &moved, &root.join("two/keep.txt")].map(|p| p.display().to_string());
+        let mut expected = expected.to_vec();
+        expected.sort();
+        assert_eq!(paths(&docs), expected);
+        let new_id = document_id(&renamed.display().to_string());
+        let new_rows = f.store.chunk_rows(&new_id).await.expect("rows");
+        assert_eq!(new_rows.len(), old_rows.len());
+        for (new, old) in new_rows.iter().zip(&old_rows) {
+            assert_eq!(
+                (new.chunk.doc_id.as_str(), new.chunk.path.as_str()),
+                (new_id.as_str(), expected_path(&renamed))
+            );
+            assert_eq!((&new.chunk.text, &new.vector), (&old.chunk.text, &old.vector));
+        }
+        assert!(f.store.chunk_rows(&old_id).await.expect("rows").is_empty(), "the old chunks are gone");
+        assert_eq!(f.store.chunk_count(), docs.iter().map(|d| d.chunk_count as usize).sum::<usize>());
+        let hits = f.library.search("bravo", 5, SearchMode::Fulltext, &SearchFilter::default()).await.expect("search");
+        assert_eq!(hits[0].chunk.path, moved.display().to_string());
+    }
+
+    fn expected_path(p: &Path) -> &str {
+        p.to_str().expect("utf-8 path")
+    }
+
+    #[tokio::test]
+    async fn a_sync_of_changed_paths_removes_missing_ones_and_follows_the_filter() {
+        let f = fixture();
+        let root = std::fs::canonicalize(f.dir.path()).expect("canon");
+        let a = write(&root, "a.txt", "alpha text");
+        let b = write(&root, "sub/b.txt", "bravo text");
+        write(&root, "sub/c.txt", "charlie text");
+        write(&root, "skip-me.txt", "left out by the filter");
+        write(&root, "big.txt", &"x ".repeat(6_000));
+        let report = sync(&f, std::slice::from_ref(&root)).await;
+        assert_eq!((report.indexed, report.failed), (3, 0), "{report:?}");
+
+        // A deleted file and a deleted folder, given as the changed paths: removed, not failures.
+        std::fs::remove_file(&a).expect("rm");
+        std::fs::remove_dir_all(root.join("sub")).expect("rm -r");
+        let report = sync(&f, &[a.clone(), b.parent().expect("parent").to_path_buf()]).await;
+        assert_eq!((report.removed, report.failed), (3, 0), "{report:?}");
+        assert!(f.library.documents().await.expect("docs").is_empty());
+
+        // A path that never held anything: nothing to do, no failure.
+        let report = sync(&f, &[root.join("never.txt")]).await;
+        assert_eq!(report.documents, Vec::new());
+
+        // A file that grows over the limit leaves the library.
+        let d = write(&root, "d.txt", "delta");
+        sync(&f, std::slice::from_ref(&d)).await;
+        assert_eq!(f.library.documents().await.expect("docs").len(), 1);
+        write(&root, "d.txt", &"delta ".repeat(3_000));
+        let report = sync(&f, &[d]).await;
+        assert_eq!(report.removed, 1, "{report:?}");
     }
 
     #[tokio::test]

@@ -55,6 +55,13 @@ pub struct ChunkRow {
     pub terms: String,
 }
 
+/// Which files under the paths of a sync belong to the library (a watched folder's rules). Folders it refuses
+/// are not entered; files it refuses are left out, and their documents removed.
+pub trait PathFilter: Send + Sync {
+    fn accepts_dir(&self, path: &Path) -> bool;
+    fn accepts_file(&self, path: &Path, size: u64) -> bool;
+}
+
 /// Restricts a search to part of the library.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchFilter {

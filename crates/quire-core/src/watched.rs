@@ -1,6 +1,8 @@
 //! Watched folders: folders the library keeps in step with, each optionally in a collection. Kept in
 //! `<data_dir>/watched.json`. A sync of a watched folder is an incremental ingest of it that also removes the
-//! documents whose files are gone (see [`crate::library::IngestOptions::prune_missing`]).
+//! documents whose files are gone or no longer included (see [`crate::library::Library::sync`]). Each folder
+//! has its own rules: include and exclude glob patterns (relative to the folder) and a size limit; hidden,
+//! temporary and lock files are always left out (the watcher applies the rules, see `quire-watch`).
 
 use std::path::{Path, PathBuf};
 
@@ -19,6 +21,23 @@ pub struct WatchedFolder {
     pub collection: Option<String>,
     /// When it was added, milliseconds since the Unix epoch.
     pub added_ms: i64,
+    #[serde(default, flatten)]
+    pub rules: FolderRules,
+}
+
+/// Which files of a watched folder belong to the library, beyond the hidden, temporary and lock files that
+/// are always left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderRules {
+    /// Glob patterns; when there are any, only files matching one are included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// Glob patterns of files and folders to leave out.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// Files larger than this are left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -49,8 +68,37 @@ impl WatchedFolders {
     }
 
     /// Starts watching `path` (a folder), in `collection` if given. A folder already watched gets the new
-    /// collection. A folder inside (or around) one already watched is refused: one watch covers a tree.
+    /// collection and keeps its rules. A folder inside (or around) one already watched is refused: one watch
+    /// covers a tree.
     pub fn add(&mut self, path: &Path, collection: Option<&str>, now_ms: i64) -> Result<WatchedFolder> {
+        self.add_folder(path, collection, None, now_ms)
+    }
+
+    /// Like [`WatchedFolders::add`], and sets the folder's rules (also of a folder already watched). The caller
+    /// checks that the patterns are valid globs.
+    pub fn add_with_rules(
+        &mut self,
+        path: &Path,
+        collection: Option<&str>,
+        rules: FolderRules,
+        now_ms: i64,
+    ) -> Result<WatchedFolder> {
+        if rules.max_bytes == Some(0) {
+            return Err(Error::InvalidInput("the size limit must be more than 0".into()));
+        }
+        if let Some(empty) = rules.include.iter().chain(&rules.exclude).find(|p| p.trim().is_empty()) {
+            return Err(Error::InvalidInput(format!("{empty:?} is not a pattern")));
+        }
+        self.add_folder(path, collection, Some(rules), now_ms)
+    }
+
+    fn add_folder(
+        &mut self,
+        path: &Path,
+        collection: Option<&str>,
+        rules: Option<FolderRules>,
+        now_ms: i64,
+    ) -> Result<WatchedFolder> {
         let canonical = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
         if !canonical.is_dir() {
             return Err(Error::InvalidInput(format!(
@@ -65,6 +113,9 @@ impl WatchedFolders {
         let key = canonical.display().to_string();
         if let Some(existing) = self.folders.iter_mut().find(|f| f.path == key) {
             existing.collection = collection;
+            if let Some(rules) = rules {
+                existing.rules = rules;
+            }
             return Ok(existing.clone());
         }
         if let Some(other) = self.folders.iter().find(|f| {
@@ -76,7 +127,7 @@ impl WatchedFolders {
                 key, other.path
             )));
         }
-        let folder = WatchedFolder { path: key, collection, added_ms: now_ms };
+        let folder = WatchedFolder { path: key, collection, added_ms: now_ms, rules: rules.unwrap_or_default() };
         self.folders.push(folder.clone());
         self.folders.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(folder)
@@ -175,6 +226,33 @@ mod tests {
         std::fs::remove_dir(&b).expect("rmdir");
         assert!(w.remove(&std::path::absolute(&b).expect("absolute")));
         assert!(w.folders.is_empty());
+    }
+
+    #[test]
+    fn rules_are_saved_with_the_folder_and_kept_when_its_collection_changes() {
+        let (dir, mut w) = folders();
+        let docs = dir.path().join("docs");
+        std::fs::create_dir_all(&docs).expect("mkdir");
+        let rules = FolderRules { include: vec!["*.md".into()], exclude: vec!["drafts".into()], max_bytes: Some(5) };
+        w.add_with_rules(&docs, None, rules.clone(), 1).expect("add");
+        w.add(&docs, Some("Notes"), 2).expect("collection");
+        w.save().expect("save");
+        let back = WatchedFolders::load(dir.path()).expect("load");
+        assert_eq!((&back.folders[0].rules, back.folders[0].collection.as_deref()), (&rules, Some("Notes")));
+
+        let error = w.add_with_rules(&docs, None, FolderRules { max_bytes: Some(0), ..rules.clone() }, 3);
+        assert!(error.expect_err("a zero limit").to_string().contains("more than 0"));
+        let error = w.add_with_rules(&docs, None, FolderRules { exclude: vec![" ".into()], ..rules }, 3);
+        assert!(error.expect_err("an empty pattern").to_string().contains("not a pattern"));
+    }
+
+    #[test]
+    fn a_file_written_before_rules_existed_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let old = r#"{"folders":[{"path":"/x","collection":null,"added_ms":1}]}"#;
+        std::fs::write(dir.path().join(FILE_NAME), old).expect("write");
+        let w = WatchedFolders::load(dir.path()).expect("load");
+        assert_eq!(w.folders[0].rules, FolderRules::default());
     }
 
     #[test]
