@@ -12,6 +12,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod watch;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

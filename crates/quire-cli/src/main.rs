@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use quire_app::OpenOptions;
 use quire_core::fusion::Fusion;
 use quire_core::library::IngestOptions;
-use quire_core::watched::WatchedFolders;
+use quire_core::watched::{FolderRules, WatchedFolders};
 use quire_core::{SearchFilter, SearchMode};
 
 #[derive(Parser)]
@@ -167,11 +167,21 @@ enum CollectionsCommand {
 
 #[derive(Subcommand)]
 enum WatchCommand {
-    /// Watch a folder (in a collection, if given) and sync it now.
+    /// Watch a folder (in a collection, if given) and sync it now. Hidden, temporary and lock files are always
+    /// left out; patterns are globs matched against paths relative to the folder (`*` also crosses `/`).
     Add {
         path: PathBuf,
         #[arg(long)]
         collection: Option<String>,
+        /// Only files matching this pattern (repeat for more), e.g. `*.pdf`.
+        #[arg(long = "include", value_name = "GLOB")]
+        include: Vec<String>,
+        /// Leave out files and folders matching this pattern (repeat for more), e.g. `archive` or `*.log`.
+        #[arg(long = "exclude", value_name = "GLOB")]
+        exclude: Vec<String>,
+        /// Leave out files larger than this many megabytes.
+        #[arg(long, value_name = "MB")]
+        max_size: Option<f64>,
     },
     /// The watched folders.
     List {
@@ -186,6 +196,60 @@ enum WatchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Follow the watched folders until Ctrl-C: compare each with the library, then apply every change as
+    /// it happens (new, changed, deleted, renamed and moved files), printing each one.
+    Run {
+        /// One JSON event per line.
+        #[arg(long)]
+        json: bool,
+        /// Seconds a file must stay the same (size and modification time) before it is indexed.
+        #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+        stable_for: f64,
+        /// Minutes between full comparisons of each folder with the library.
+        #[arg(long, default_value_t = 10.0, value_name = "MINUTES")]
+        rescan_every: f64,
+        /// Poll the folders instead of using the system's change notifications.
+        #[arg(long)]
+        poll: bool,
+    },
+}
+
+/// Megabytes as a byte count, refused when not a positive number.
+fn megabytes(mb: f64) -> Result<u64> {
+    if !(mb.is_finite() && mb > 0.0) {
+        bail!("--max-size must be a positive number of megabytes");
+    }
+    Ok((mb * 1e6).round() as u64)
+}
+
+/// Seconds as a duration, refused when not a positive number.
+fn seconds(s: f64, flag: &str) -> Result<std::time::Duration> {
+    if !(s.is_finite() && s > 0.0) {
+        bail!("{flag} must be a positive number");
+    }
+    Ok(std::time::Duration::from_secs_f64(s))
+}
+
+async fn watch_run(cli: &Cli, json: bool, stable_for: f64, rescan_every: f64, poll: bool) -> Result<ExitCode> {
+    let options = open_options(cli)?;
+    let run = quire_app::watch::WatchRunOptions {
+        watch: quire_watch::WatchOptions {
+            stable_for: seconds(stable_for, "--stable-for")?,
+            force_poll: poll,
+            ..quire_watch::WatchOptions::default()
+        },
+        rescan_every: seconds(rescan_every * 60.0, "--rescan-every")?,
+    };
+    let library = quire_app::open_library(&options).await?;
+    let report = move |event: quire_app::watch::WatchReport| output::print_watch(&event, json);
+    let stop = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    quire_app::watch::run_watch(&library, &options.data_dir, &run, &report, stop).await?;
+    library.store().maintain().await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn watch(cli: &Cli, command: &WatchCommand) -> Result<ExitCode> {
@@ -200,10 +264,7 @@ async fn watch(cli: &Cli, command: &WatchCommand) -> Result<ExitCode> {
                 println!("No watched folders yet: add one with `quire watch add FOLDER`.");
             }
             for f in watched.folders.iter().filter(|_| !*json) {
-                match &f.collection {
-                    Some(c) => println!("{}  (collection {c})", f.path),
-                    None => println!("{}", f.path),
-                }
+                println!("{}", output::watched_line(f));
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -214,29 +275,33 @@ async fn watch(cli: &Cli, command: &WatchCommand) -> Result<ExitCode> {
             watched.save()?;
             return Ok(ExitCode::SUCCESS);
         }
-        WatchCommand::Add { path, collection } => {
+        WatchCommand::Add { path, collection, include, exclude, max_size } => {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
-            let folder = watched.add(path, collection.as_deref(), i64::try_from(now)?)?;
+            let rules = FolderRules {
+                include: include.clone(),
+                exclude: exclude.clone(),
+                max_bytes: max_size.map(megabytes).transpose()?,
+            };
+            quire_app::watch::check_rules(&rules)?;
+            let folder = watched.add_with_rules(path, collection.as_deref(), rules, i64::try_from(now)?)?;
             watched.save()?;
             println!("watching {}", folder.path);
             vec![folder]
         }
         WatchCommand::Sync { .. } => watched.folders.clone(),
+        WatchCommand::Run { json, stable_for, rescan_every, poll } => {
+            return watch_run(cli, *json, *stable_for, *rescan_every, *poll).await;
+        }
     };
     let json = matches!(command, WatchCommand::Sync { json: true });
     let library = quire_app::open_library(&options).await?;
     let mut failed = 0;
     for folder in &to_sync {
         let progress = output::IngestProgress::new(json);
-        let ingest = IngestOptions { prune_missing: true, force: false };
-        let report = library.ingest(&[PathBuf::from(&folder.path)], &ingest, &|e| progress.event(&e), None).await?;
+        let report =
+            quire_app::watch::sync_folder(&library, &options.data_dir, folder, &|e| progress.event(&e)).await?;
         progress.finish(&report);
         failed += report.failed;
-        if let Some(name) = &folder.collection {
-            let mut collections = quire_core::collections::Collections::load(&options.data_dir)?;
-            collections.add(name, &[PathBuf::from(&folder.path)])?;
-            collections.save()?;
-        }
     }
     library.store().maintain().await?;
     Ok(if failed > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })

@@ -237,3 +237,51 @@ pub fn print_removed(removed: &[String], json: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// One watched folder, with its collection and rules, for `quire watch list`.
+pub fn watched_line(folder: &quire_core::watched::WatchedFolder) -> String {
+    let mut line = folder.path.clone();
+    if let Some(c) = &folder.collection {
+        line.push_str(&format!("  collection {c}"));
+    }
+    let rules = &folder.rules;
+    if !rules.include.is_empty() {
+        line.push_str(&format!("  include {}", rules.include.join(" ")));
+    }
+    if !rules.exclude.is_empty() {
+        line.push_str(&format!("  exclude {}", rules.exclude.join(" ")));
+    }
+    if let Some(max) = rules.max_bytes {
+        line.push_str(&format!("  max {:.1} MB", max as f64 / 1e6));
+    }
+    line
+}
+
+/// One step of `quire watch run`: a line for people, or one JSON object per line.
+pub fn print_watch(event: &quire_app::watch::WatchReport, json: bool) {
+    use quire_app::watch::WatchReport;
+    if json {
+        println_json(&serde_json::to_value(event).unwrap_or_default());
+        return;
+    }
+    let line = match event {
+        WatchReport::Watching { folder, reason: None, .. } => format!("watching   {folder}"),
+        WatchReport::Watching { folder, reason: Some(reason), .. } => {
+            format!("watching   {folder} by polling: {reason}")
+        }
+        WatchReport::Unavailable { folder, reason } => format!("unavailable {folder}: {reason}"),
+        WatchReport::Reconciling { folder, reason } => format!("comparing  {folder} with the library ({reason})"),
+        WatchReport::Reconciled { folder, indexed, unchanged, moved, removed, failed } => format!(
+            "compared   {folder}: {indexed} indexed, {unchanged} unchanged, {moved} moved, {removed} removed, {failed} failed"
+        ),
+        WatchReport::Document { path, outcome } => match outcome {
+            DocOutcome::Indexed { chunks, .. } => format!("indexed    {path} ({chunks} chunks)"),
+            DocOutcome::Unchanged => format!("unchanged  {path}"),
+            DocOutcome::Failed { reason } => format!("failed     {path}: {reason}"),
+            DocOutcome::Removed => format!("removed    {path}"),
+            DocOutcome::Moved { from, .. } => format!("moved      {from} -> {path}"),
+        },
+        WatchReport::Error { message } => format!("error      {message}"),
+    };
+    println!("{line}");
+}
