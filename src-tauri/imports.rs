@@ -48,6 +48,8 @@ pub enum IngestNotice {
         unchanged: usize,
         failed: usize,
         removed: usize,
+        /// Renamed or moved files whose chunks moved with them (no embedding).
+        moved: usize,
         cancelled: bool,
         seconds: f64,
     },
@@ -125,6 +127,7 @@ struct Counts {
     unchanged: usize,
     failed: usize,
     removed: usize,
+    moved: usize,
 }
 
 fn finished(batch: u64, c: Counts, cancelled: bool, seconds: f64) -> IngestNotice {
@@ -134,6 +137,7 @@ fn finished(batch: u64, c: Counts, cancelled: bool, seconds: f64) -> IngestNotic
         unchanged: c.unchanged,
         failed: c.failed,
         removed: c.removed,
+        moved: c.moved,
         cancelled,
         seconds,
     }
@@ -175,8 +179,13 @@ async fn run<R: Runtime>(app: &AppHandle<R>, state: &AppState, number: u64, batc
     {
         return fail(error);
     }
-    let counts =
-        Counts { indexed: report.indexed, unchanged: report.unchanged, failed: report.failed, removed: report.removed };
+    let counts = Counts {
+        indexed: report.indexed,
+        unchanged: report.unchanged,
+        failed: report.failed,
+        removed: report.removed,
+        moved: report.moved,
+    };
     tracing::info!(batch = number, indexed = counts.indexed, failed = counts.failed, "import done");
     emit(app, finished(number, counts, cancel.load(Ordering::Relaxed), started.elapsed().as_secs_f64()));
 }

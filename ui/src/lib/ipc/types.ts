@@ -84,7 +84,9 @@ export type DocOutcome =
   | { status: 'indexed'; chunks: number; tokens: number; pages: number | null }
   | { status: 'unchanged' }
   | { status: 'failed'; reason: string }
-  | { status: 'removed' };
+  | { status: 'removed' }
+  /** A renamed or moved file, unchanged: its document's chunks moved with it from `from` (no embedding). */
+  | { status: 'moved'; from: string; chunks: number };
 
 /** Where one document is inside an ingest (`IngestStage`). */
 export type IngestStage = 'extracting' | 'embedding';
@@ -110,6 +112,7 @@ export type IngestNotice =
       unchanged: number;
       failed: number;
       removed: number;
+      moved: number;
       cancelled: boolean;
       seconds: number;
     }

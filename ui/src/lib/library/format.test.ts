@@ -58,6 +58,7 @@ describe('library format', () => {
     expect(outcomeSummary({ indexed: 3, unchanged: 0, failed: 1, removed: 0 })).toBe('3 indexed, 1 failed');
     expect(outcomeSummary({ indexed: 0, unchanged: 2, failed: 0, removed: 1 })).toBe('2 unchanged, 1 removed');
     expect(outcomeSummary({ indexed: 0, unchanged: 0, failed: 0, removed: 0 })).toBe('no documents found');
+    expect(outcomeSummary({ indexed: 1, unchanged: 0, failed: 0, removed: 0, moved: 2 })).toBe('1 indexed, 2 moved');
   });
 
   it('shortens a passage to one line, at a word', () => {

@@ -127,12 +127,19 @@ export function plural(count: number, one: string, many = `${one}s`): string {
 }
 
 /** What a finished import did: "3 indexed, 1 failed", or "Nothing new" when every file was known. */
-export function outcomeSummary(counts: { indexed: number; unchanged: number; failed: number; removed: number }): string {
+export function outcomeSummary(counts: {
+  indexed: number;
+  unchanged: number;
+  failed: number;
+  removed: number;
+  moved?: number;
+}): string {
   const parts: string[] = [];
   if (counts.indexed > 0) parts.push(`${formatCount(counts.indexed)} indexed`);
   if (counts.unchanged > 0) parts.push(`${formatCount(counts.unchanged)} unchanged`);
   if (counts.failed > 0) parts.push(`${formatCount(counts.failed)} failed`);
   if (counts.removed > 0) parts.push(`${formatCount(counts.removed)} removed`);
+  if (counts.moved) parts.push(`${formatCount(counts.moved)} moved`);
   return parts.length > 0 ? parts.join(', ') : 'no documents found';
 }
 

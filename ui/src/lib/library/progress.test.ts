@@ -69,7 +69,35 @@ describe('IngestTracker', () => {
     ]);
     s = t.snapshot(T0 + 2_500);
     expect(s.docs.get('/docs/b.md')).toMatchObject({ status: 'failed', reason: 'damaged' });
-    expect(s.active?.counts).toEqual({ indexed: 1, unchanged: 0, failed: 1, removed: 0 });
+    expect(s.active?.counts).toEqual({ indexed: 1, unchanged: 0, failed: 1, removed: 0, moved: 0 });
+  });
+
+  it('shows a moved file as indexed at its new path and gone from its old one', () => {
+    const t = new IngestTracker();
+    run(t, [
+      [T0, { event: 'queued', batch: 1, paths: ['/docs'] }],
+      [T0 + 10, { event: 'scanned', batch: 1, files: 1, bytes: 5, paths: ['/docs'] }],
+      [
+        T0 + 20,
+        {
+          event: 'document',
+          batch: 1,
+          path: '/docs/new/name.md',
+          bytes: 5,
+          outcome: { status: 'moved', from: '/docs/old.md', chunks: 4 },
+        },
+      ],
+    ]);
+    const s = t.snapshot(T0 + 20);
+    expect(s.docs.get('/docs/new/name.md')).toMatchObject({ status: 'indexed', chunks: 4 });
+    expect(s.docs.get('/docs/old.md')?.status).toBe('removed');
+    expect(s.active?.counts).toMatchObject({ moved: 1, indexed: 0 });
+
+    t.apply(
+      { event: 'finished', batch: 1, indexed: 0, unchanged: 0, failed: 0, removed: 0, moved: 1, cancelled: false, seconds: 1 },
+      T0 + 30,
+    );
+    expect(t.snapshot(T0 + 30).finished?.counts.moved).toBe(1);
   });
 
   it('never lets a late stage undo an outcome of the same batch', () => {
@@ -140,7 +168,7 @@ describe('IngestTracker', () => {
       ],
     ]);
     const urgent = t.apply(
-      { event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 0, removed: 0, cancelled: true, seconds: 3.2 },
+      { event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 0, removed: 0, moved: 0, cancelled: true, seconds: 3.2 },
       T0 + 1,
     );
 
@@ -151,7 +179,7 @@ describe('IngestTracker', () => {
     expect(s.roots).toEqual([]);
     expect(s.finished).toEqual({
       batch: 1,
-      counts: { indexed: 1, unchanged: 0, failed: 0, removed: 0 },
+      counts: { indexed: 1, unchanged: 0, failed: 0, removed: 0, moved: 0 },
       cancelled: true,
       seconds: 3.2,
     });
@@ -174,7 +202,7 @@ describe('IngestTracker', () => {
       [T0, { event: 'document', batch: 1, path: '/x/locked', bytes: 0, outcome: { status: 'failed', reason: 'denied' } }],
       [
         T0,
-        { event: 'finished', batch: 1, indexed: 0, unchanged: 0, failed: 1, removed: 0, cancelled: false, seconds: 0 },
+        { event: 'finished', batch: 1, indexed: 0, unchanged: 0, failed: 1, removed: 0, moved: 0, cancelled: false, seconds: 0 },
       ],
     ]);
     t.settle(1, () => false);
@@ -190,7 +218,7 @@ describe('IngestTracker', () => {
       [T0, { event: 'document', batch: 1, path: '/a.md', bytes: 1, outcome: { status: 'unchanged' } }],
       [
         T0,
-        { event: 'finished', batch: 1, indexed: 0, unchanged: 1, failed: 0, removed: 0, cancelled: false, seconds: 1 },
+        { event: 'finished', batch: 1, indexed: 0, unchanged: 1, failed: 0, removed: 0, moved: 0, cancelled: false, seconds: 1 },
       ],
       [T0, { event: 'scanned', batch: 2, files: 1, bytes: 1, paths: ['/b.md'] }],
       [T0, { event: 'stage', batch: 2, path: '/b.md', stage: 'extracting' }],
@@ -213,7 +241,7 @@ describe('IngestTracker', () => {
 
     run(t, [
       [T0, { event: 'scanned', batch: 1, files: 1, bytes: 5, paths: ['/one'] }],
-      [T0, { event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 0, removed: 0, cancelled: false, seconds: 1 }],
+      [T0, { event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 0, removed: 0, moved: 0, cancelled: false, seconds: 1 }],
       [T0, { event: 'scanned', batch: 2, files: 2, bytes: 5, paths: ['/two'] }],
     ]);
     const s = t.snapshot();
@@ -236,7 +264,7 @@ describe('IngestTracker', () => {
 
     run(t, [
       [T0, { event: 'scanned', batch: 2, files: 0, bytes: 0, paths: ['/b'] }],
-      [T0, { event: 'finished', batch: 2, indexed: 0, unchanged: 0, failed: 0, removed: 0, cancelled: false, seconds: 0 }],
+      [T0, { event: 'finished', batch: 2, indexed: 0, unchanged: 0, failed: 0, removed: 0, moved: 0, cancelled: false, seconds: 0 }],
     ]);
     s = t.snapshot();
     expect(s.failed).toBeNull();

@@ -11,7 +11,7 @@ import type { DocOutcome, IngestNotice, IngestStage } from '../ipc';
 import { formatOfPath } from './format';
 
 /** What a document is doing in an import, or how its import ended. */
-export type ImportStatus = 'queued' | IngestStage | DocOutcome['status'];
+export type ImportStatus = 'queued' | IngestStage | Exclude<DocOutcome['status'], 'moved'>;
 
 /** A document an import has reached (or, for a file the person gave by name, queued). */
 export interface ImportDoc {
@@ -31,6 +31,7 @@ export interface OutcomeCounts {
   unchanged: number;
   failed: number;
   removed: number;
+  moved: number;
 }
 
 /** The import running now (or, when none runs, the next one waiting to start). */
@@ -132,7 +133,7 @@ function newBatch(batch: number, phase: Phase, now: number): Batch {
     bytes: null,
     doneFiles: 0,
     doneBytes: 0,
-    counts: { indexed: 0, unchanged: 0, failed: 0, removed: 0 },
+    counts: { indexed: 0, unchanged: 0, failed: 0, removed: 0, moved: 0 },
     current: null,
     reading: null,
     rate: null,
@@ -218,15 +219,27 @@ export class IngestTracker {
         const b = this.#batch(notice.batch, 'running', now);
         if (b.phase === 'queued') b.phase = 'running';
         const outcome = notice.outcome;
+        // A moved file is an indexed document at its new path, and gone from its old one.
         this.#docs.set(notice.path, {
           path: notice.path,
           batch: notice.batch,
-          status: outcome.status,
+          status: outcome.status === 'moved' ? 'indexed' : outcome.status,
           reason: outcome.status === 'failed' ? outcome.reason : null,
           bytes: notice.bytes,
-          chunks: outcome.status === 'indexed' ? outcome.chunks : null,
+          chunks: outcome.status === 'indexed' || outcome.status === 'moved' ? outcome.chunks : null,
           pages: outcome.status === 'indexed' ? outcome.pages : null,
         });
+        if (outcome.status === 'moved') {
+          this.#docs.set(outcome.from, {
+            path: outcome.from,
+            batch: notice.batch,
+            status: 'removed',
+            reason: null,
+            bytes: 0,
+            chunks: null,
+            pages: null,
+          });
+        }
         if (b.current?.path === notice.path) {
           // The next document being read, if any, is what the import is doing now.
           const next = b.reading && b.reading !== notice.path ? this.#docs.get(b.reading) : undefined;
@@ -248,6 +261,7 @@ export class IngestTracker {
             unchanged: notice.unchanged,
             failed: notice.failed,
             removed: notice.removed,
+            moved: notice.moved ?? 0,
           },
           cancelled: notice.cancelled,
           seconds: notice.seconds,

@@ -71,7 +71,7 @@ describe('LibraryStore', () => {
       bytes: 100,
       outcome: { status: 'indexed', chunks: 7, tokens: 900, pages: 1 },
     });
-    emit({ event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 0, removed: 0, cancelled: false, seconds: 2 });
+    emit({ event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 0, removed: 0, moved: 0, cancelled: false, seconds: 2 });
     expect(store.progress.finished?.counts.indexed).toBe(1);
     expect(getLibraryOverview).toHaveBeenCalledTimes(2);
     await settled();
@@ -131,7 +131,7 @@ describe('LibraryStore', () => {
     await store.cancel();
     expect(cancelImports).toHaveBeenCalledTimes(1);
     expect(store.cancelling).toBe(true);
-    emit({ event: 'finished', batch: 1, indexed: 0, unchanged: 0, failed: 0, removed: 0, cancelled: true, seconds: 1 });
+    emit({ event: 'finished', batch: 1, indexed: 0, unchanged: 0, failed: 0, removed: 0, moved: 0, cancelled: true, seconds: 1 });
     expect(store.cancelling).toBe(false);
     expect(store.progress.finished?.cancelled).toBe(true);
   });

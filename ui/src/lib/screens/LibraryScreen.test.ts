@@ -316,7 +316,7 @@ describe('LibraryScreen', () => {
       doc('/tmp/bad.pdf', { status: 'failed', error: 'bad' }),
     ];
     libraryOverview.mockResolvedValue(overview(after));
-    emit({ event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 1, removed: 0, cancelled: false, seconds: 4 });
+    emit({ event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 1, removed: 0, moved: 0, cancelled: false, seconds: 4 });
 
     expect(await screen.findByTestId('import-summary')).toHaveTextContent('Import finished: 1 indexed, 1 failed');
     await waitFor(() => expect(screen.getAllByTestId('doc-row')).toHaveLength(6));
