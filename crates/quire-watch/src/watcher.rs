@@ -287,3 +287,17 @@ impl Worker {
         ready
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watch_limit_is_recognised_so_the_watch_falls_back_to_polling() {
+        assert!(is_limit_error(&notify::Error::new(notify::ErrorKind::MaxFilesWatch)));
+        assert!(is_limit_error(&notify::Error::io(std::io::Error::from_raw_os_error(28))));
+        assert!(is_limit_error(&notify::Error::io(std::io::Error::from_raw_os_error(24))));
+        assert!(!is_limit_error(&notify::Error::path_not_found()));
+        assert!(!is_limit_error(&notify::Error::io(std::io::Error::from_raw_os_error(13))));
+    }
+}
