@@ -200,7 +200,7 @@ fn non_empty(paths: Vec<String>) -> Result<Vec<PathBuf>> {
 #[tauri::command]
 pub fn import_paths<R: Runtime>(app: AppHandle<R>, paths: Vec<String>, collection: Option<String>) -> Result<u64> {
     let paths = non_empty(paths)?;
-    Ok(imports::enqueue(&app, Batch { paths, force: false, collection, prune_missing: false }))
+    Ok(imports::enqueue(&app, Batch { paths, force: false, collection, watched: None }))
 }
 
 /// Stops the running import after its current document and drops the queued ones.
@@ -225,7 +225,7 @@ pub async fn reindex_document<R: Runtime>(app: AppHandle<R>, state: State<'_, Ap
     let doc = document(&state, &path).await?;
     Ok(imports::enqueue(
         &app,
-        Batch { paths: vec![PathBuf::from(doc.path)], force: true, collection: None, prune_missing: false },
+        Batch { paths: vec![PathBuf::from(doc.path)], force: true, collection: None, watched: None },
     ))
 }
 
@@ -569,7 +569,7 @@ pub async fn save_settings<R: Runtime>(
         let documents = state.core().await?.library.documents().await?;
         let paths: Vec<PathBuf> = documents.into_iter().map(|d| PathBuf::from(d.path)).collect();
         if !paths.is_empty() {
-            imports::enqueue(&app, Batch { paths, force: true, collection: None, prune_missing: false });
+            imports::enqueue(&app, Batch { paths, force: true, collection: None, watched: None });
         }
     }
     Ok(SavedSettings { settings, reindexing })

@@ -67,8 +67,9 @@ pub struct Batch {
     pub force: bool,
     /// Add the imported paths to this collection once the batch is done.
     pub collection: Option<String>,
-    /// Remove the documents under the batch's folders whose files are gone (a sync of watched folders).
-    pub prune_missing: bool,
+    /// A sync of this watched folder (its rules applied, documents whose files are gone removed, renamed
+    /// files keeping their chunks) instead of an import of `paths`.
+    pub watched: Option<WatchedFolder>,
 }
 
 fn emit<R: Runtime>(app: &AppHandle<R>, notice: IngestNotice) {
@@ -96,18 +97,14 @@ pub fn enqueue<R: Runtime>(app: &AppHandle<R>, batch: Batch) -> u64 {
     number
 }
 
-/// Queues a sync of each watched folder: an incremental import that also removes the documents whose files
-/// are gone. Returns the batch numbers.
+/// Queues a sync of each watched folder (`quire_app::watch::sync_folder`, as `quire watch sync` does).
+/// Returns the batch numbers.
 pub fn sync_watched<R: Runtime>(app: &AppHandle<R>, folders: &[WatchedFolder]) -> Vec<u64> {
     folders
         .iter()
         .map(|f| {
-            let batch = Batch {
-                paths: vec![PathBuf::from(&f.path)],
-                force: false,
-                collection: f.collection.clone(),
-                prune_missing: true,
-            };
+            let batch =
+                Batch { paths: vec![PathBuf::from(&f.path)], force: false, collection: None, watched: Some(f.clone()) };
             enqueue(app, batch)
         })
         .collect()
@@ -167,12 +164,19 @@ async fn run<R: Runtime>(app: &AppHandle<R>, state: &AppState, number: u64, batc
         };
         emit(app, notice);
     };
-    let options = IngestOptions { prune_missing: batch.prune_missing, force: batch.force };
-    let result = core.library.ingest(&batch.paths, &options, &progress, Some(&cancel)).await;
+    let result = match &batch.watched {
+        Some(folder) => quire_app::watch::sync_folder(&core.library, state.data_dir(), folder, &progress)
+            .await
+            .map_err(crate::Error::from),
+        None => {
+            let options = IngestOptions { prune_missing: false, force: batch.force };
+            core.library.ingest(&batch.paths, &options, &progress, Some(&cancel)).await.map_err(crate::Error::from)
+        }
+    };
     *lock(&state.running_import) = None;
     let report = match result {
         Ok(report) => report,
-        Err(error) => return fail(error.into()),
+        Err(error) => return fail(error),
     };
     if let Some(name) = &batch.collection
         && let Err(error) = add_to_collection(state, name, &batch.paths)
