@@ -158,7 +158,7 @@ pub fn watch_folder<R: Runtime>(
     collection: Option<String>,
 ) -> Result<u64> {
     let mut watched = WatchedFolders::load(state.data_dir())?;
-    let folder = watched.add(std::path::Path::new(&path), collection.as_deref(), now_ms())?;
+    let folder = watched.add(std::path::Path::new(&path), collection.as_deref(), quire_core::now_ms())?;
     watched.save()?;
     Ok(imports::sync_watched(&app, &[folder]).into_iter().next().unwrap_or_default())
 }
@@ -180,13 +180,6 @@ pub fn unwatch_folder(state: State<'_, AppState>, path: String) -> Result<()> {
 pub fn sync_watched<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Result<Vec<u64>> {
     let watched = WatchedFolders::load(state.data_dir())?;
     Ok(imports::sync_watched(&app, &watched.folders))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
 }
 
 fn non_empty(paths: Vec<String>) -> Result<Vec<PathBuf>> {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::answer::{Answer, RerankStatus};
 use crate::error::{Error, Result};
 use crate::generate::{ChatMessage, Role, StopReason, Timings, Usage};
+use crate::types::now_ms;
 use crate::types::{Citation, Source};
 
 /// The title of a conversation before it has a question.
@@ -151,13 +152,6 @@ pub struct ConversationSummary {
 /// The conversations of one data folder.
 pub struct ConversationStore {
     dir: PathBuf,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// A title from free text: trimmed, whitespace collapsed, at most 80 characters (cut with "…"); empty text

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,7 @@ use crate::chunk::{self, ChunkParams, PlannedChunk, Prepared, UnitCounts};
 use crate::error::{Error, ExtractError, Result};
 use crate::fusion::{Fusion, fuse};
 use crate::traits::{ChunkRow, Embedder, Extractor, PathFilter, SearchFilter, Store};
+use crate::types::now_ms;
 use crate::types::{Chunk, DocStatus, DocumentRecord, ExtractedDoc, Format, Hit, LibraryStats, SearchMode};
 
 /// How the library ingests and searches.
@@ -253,10 +254,6 @@ pub struct Library {
 pub fn document_id(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn hash_file(path: &Path) -> std::io::Result<String> {
@@ -1059,7 +1056,7 @@ mod tests {
         let a = write(f.dir.path(), "a.txt", "stable content");
         ingest(&f, false).await;
         let file = std::fs::File::options().write(true).open(&a).expect("open");
-        file.set_modified(SystemTime::now() + Duration::from_secs(60)).expect("touch");
+        file.set_modified(std::time::SystemTime::now() + Duration::from_secs(60)).expect("touch");
         let calls = f.embedder.embed_calls.load(Ordering::Relaxed);
         let report = ingest(&f, false).await;
         assert_eq!(report.unchanged, 1);

@@ -282,3 +282,11 @@ impl Citation {
         }
     }
 }
+
+/// The time now, in milliseconds since the Unix epoch (the unit of every `*_ms` field).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
