@@ -183,6 +183,22 @@ pub struct GgufInfo {
     pub tensor_types: BTreeMap<String, u64>,
     /// Every other key/value pair.
     pub kv: BTreeMap<String, GgufValue>,
+    /// Each tensor's name, type, shape and size in bytes, in file order (not serialised: hundreds of rows).
+    #[serde(skip)]
+    pub tensors: Vec<TensorInfo>,
+}
+
+/// One tensor as the file describes it (its data is not read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TensorInfo {
+    pub name: String,
+    /// ggml type id (see [`ggml_type_name`]).
+    pub ggml_type: u32,
+    /// Elements per dimension, innermost first (unused dimensions are 1).
+    pub shape: [u64; 4],
+    pub elements: u64,
+    /// Exact bytes of the data: elements / block size × bytes per block of its type.
+    pub bytes: u64,
 }
 
 impl GgufInfo {
@@ -222,6 +238,21 @@ impl GgufInfo {
     /// Length of the `tokenizer.ggml.tokens` array.
     pub fn vocab_size(&self) -> Option<u64> {
         self.kv.get("tokenizer.ggml.tokens").and_then(GgufValue::array_len)
+    }
+
+    /// Bytes of all tensor data (what llama.cpp's model buffers hold).
+    pub fn tensor_bytes(&self) -> u64 {
+        self.tensors.iter().map(|t| t.bytes).sum()
+    }
+
+    /// The tensor of that name.
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+
+    /// A metadata value of this architecture: `<arch>.<key>`.
+    pub fn arch_value(&self, key: &str) -> Option<&GgufValue> {
+        self.kv.get(&format!("{}.{key}", self.architecture))
     }
 }
 
@@ -325,6 +356,11 @@ fn ggml_type(t: u32) -> Option<(&'static str, u64, u64)> {
 /// Name of a ggml tensor type id ("f32", "q8_0", ...).
 pub fn ggml_type_name(t: u32) -> Option<&'static str> {
     ggml_type(t).map(|(name, _, _)| name)
+}
+
+/// Elements per block and bytes per block of a ggml tensor type id.
+pub(crate) fn ggml_block(t: u32) -> Option<(u64, u64)> {
+    ggml_type(t).map(|(_, block, bytes)| (block, bytes))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -552,6 +588,7 @@ fn parse<R: Read>(r: &mut Reader<R>) -> Res<GgufInfo> {
     };
 
     let mut names: HashSet<String> = HashSet::new();
+    let mut tensors: Vec<TensorInfo> = Vec::new();
     let mut tensor_types: BTreeMap<String, u64> = BTreeMap::new();
     let mut parameter_count: u64 = 0;
     let mut data_size: u64 = 0; // padded size of the data section so far = the next tensor's offset
@@ -604,6 +641,7 @@ fn parse<R: Read>(r: &mut Reader<R>) -> Res<GgufInfo> {
         }
         *tensor_types.entry(type_name.to_owned()).or_default() += 1;
         parameter_count = parameter_count.saturating_add(elements);
+        tensors.push(TensorInfo { name, ggml_type: raw_type, shape: ne, elements, bytes: nbytes });
     }
 
     if tensor_count > 0 {
@@ -662,6 +700,7 @@ fn parse<R: Read>(r: &mut Reader<R>) -> Res<GgufInfo> {
         parameter_count,
         tensor_types,
         kv,
+        tensors,
     })
 }
 
@@ -800,6 +839,24 @@ mod tests {
         let types: Vec<(&str, u64)> = info.tensor_types.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         assert_eq!(types, [("f16", 1), ("f32", 1), ("q8_0", 1)]);
         assert_eq!(info.vocab_size(), Some(100));
+        let shapes: Vec<(&str, u32, [u64; 4], u64)> =
+            info.tensors.iter().map(|t| (t.name.as_str(), t.ggml_type, t.shape, t.bytes)).collect();
+        assert_eq!(
+            shapes,
+            [
+                ("token_embd.weight", 8, [64, 100, 1, 1], 64 / 32 * 34 * 100),
+                ("token_embd_norm.weight", 0, [64, 1, 1, 1], 64 * 4),
+                ("blk.0.attn_q.weight", 1, [64, 64, 1, 1], 64 * 64 * 2)
+            ]
+        );
+        assert_eq!(info.tensor_bytes(), 6800 + 256 + 8192);
+        assert_eq!(info.tensor("token_embd_norm.weight").map(|t| t.elements), Some(64));
+        assert_eq!(info.arch_value("attention.causal"), Some(&GgufValue::Bool(false)));
+        assert_eq!(
+            serde_json::to_value(&info).ok().and_then(|v| v.get("tensors").cloned()),
+            None,
+            "tensor rows are not serialised"
+        );
         assert_eq!(
             info.kv.get("tokenizer.ggml.tokens"),
             Some(&GgufValue::Array { elem_type: GgufValueType::String, len: 100, values: vec![] })

@@ -5,10 +5,27 @@
 //! result in a `<file>.verified` stamp (size + mtime + sha256), so later calls do not hash 100 MB again.
 //! [`GgufInfo::read`] reads a GGUF file's header, metadata and tensor infos — never the tensor data — and treats the
 //! file as untrusted input.
+//!
+//! Memory fit: [`ModelShape`] is what a GGUF says about a model's size; [`estimate`] is the memory llama.cpp
+//! allocates for it with a given context ([`ContextPlan`]), split between CPU and GPU; [`Machine::detect`] finds the
+//! RAM and GPUs; [`assess`] says whether and how one model fits, [`budget`] whether several fit together.
+//!
+//! ```no_run
+//! use quire_models::{ContextPlan, Machine, ModelShape, assess, estimate};
+//! let shape = ModelShape::read(std::path::Path::new("SmolLM2-135M-Instruct.Q4_1.gguf"))?;
+//! let e = estimate(&shape, &ContextPlan::chat(4096));
+//! println!("{} bytes, {} of them KV cache", e.total.total(), e.kv_cache.total());
+//! let verdict = assess(&shape, &ContextPlan::chat(4096), &Machine::detect(), false, None);
+//! println!("{}", verdict.summary);
+//! # Ok::<(), quire_models::ModelsError>(())
+//! ```
 
 mod error;
+pub mod fit;
 mod gguf;
 mod installed;
+pub mod machine;
+pub mod verdict;
 
 use std::ffi::OsString;
 use std::fmt;
@@ -21,11 +38,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use error::ModelsError;
+pub use fit::{ContextPlan, Estimate, KvType, ModelShape, Split, estimate, kv_bytes_per_token};
 pub use gguf::{
     GgufInfo, GgufValue, GgufValueType, MAX_ARRAY_LEN, MAX_KV_COUNT, MAX_METADATA_BYTES, MAX_STRING_LEN,
-    MAX_TENSOR_COUNT, file_type_name, ggml_type_name, pooling_type_name,
+    MAX_TENSOR_COUNT, TensorInfo, file_type_name, ggml_type_name, pooling_type_name,
 };
 pub use installed::{BrokenModel, InstalledModel, ModelRole, describe, installed_in};
+pub use machine::{Gpu, Machine, human};
+pub use verdict::{Budget, BudgetLine, Placement, PlannedModel, Resources, Verdict, assess, budget};
 
 /// The command that installs the starter models; error messages point here.
 pub const INSTALL_COMMAND: &str = "scripts/models.sh";
