@@ -189,6 +189,31 @@ pub fn find_model_in(dir: &Path, model: &StarterModel) -> Result<PathBuf, Models
     Ok(path)
 }
 
+/// The sha256 of any model file, hashed once: while the file's size and mtime match its `<file>.verified` stamp,
+/// the stamped hash is returned without reading the file. Unlike [`verify`] nothing is compared (there is no
+/// expected hash for a file outside the catalog); the stamp only saves re-hashing.
+pub fn sha256_stamped(path: &Path) -> Result<String, ModelsError> {
+    let meta = std::fs::metadata(path).map_err(|e| ModelsError::io(path, e))?;
+    let stamp_path = stamp_path(path);
+    if let Some(saved) = Stamp::load(&stamp_path)
+        && Stamp::of(&meta, &saved.sha256).as_ref() == Some(&saved)
+    {
+        return Ok(saved.sha256);
+    }
+    let actual = sha256_file(path)?;
+    if let Some(stamp) = Stamp::of(&meta, &actual) {
+        let _ = stamp.save(&stamp_path);
+    }
+    Ok(actual)
+}
+
+/// The stamped sha256 of a file when its stamp still matches (size and mtime), without hashing.
+pub fn stamped_sha256(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let saved = Stamp::load(&stamp_path(path))?;
+    (Stamp::of(&meta, &saved.sha256).as_ref() == Some(&saved)).then_some(saved.sha256)
+}
+
 /// The lowercase hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> Result<String, ModelsError> {
     let mut file = File::open(path).map_err(|e| ModelsError::io(path, e))?;
@@ -355,6 +380,27 @@ mod tests {
         std::fs::write(&stamp, b"{not json").expect("write");
         assert!(verify_in(dir.path(), &model).is_ok());
         assert!(Stamp::load(&stamp).is_some());
+    }
+
+    #[test]
+    fn any_file_is_hashed_once_and_stamped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("other.gguf");
+        std::fs::write(&path, b"abc").expect("write");
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        set_mtime(&path, t0);
+        assert_eq!(stamped_sha256(&path), None);
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(sha256_stamped(&path).expect("hash"), abc);
+        assert_eq!(stamped_sha256(&path).as_deref(), Some(abc));
+        // same size and mtime: the stamp answers
+        std::fs::write(&path, b"abd").expect("write");
+        set_mtime(&path, t0);
+        assert_eq!(sha256_stamped(&path).expect("hash"), abc);
+        // a new mtime: hashed again
+        set_mtime(&path, t0 + Duration::from_secs(1));
+        assert_eq!(stamped_sha256(&path), None);
+        assert_ne!(sha256_stamped(&path).expect("hash"), abc);
     }
 
     #[test]

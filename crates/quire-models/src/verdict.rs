@@ -365,12 +365,12 @@ pub fn budget(models: &[PlannedModel], machine: &Machine, gpu_backend: bool) -> 
         }
     }
     let summary = format!(
-        "{} together: {} RAM{} of {} RAM{} usable",
+        "{} together: {} of RAM{} needed, {} usable{}",
         if fits { "fit" } else { "do not fit" },
         human(ram_need),
-        if total.gpu > 0 { format!(" + {} GPU", human(total.gpu)) } else { String::new() },
+        if total.gpu > 0 { format!(" and {} of GPU memory", human(total.gpu)) } else { String::new() },
         r.ram.map_or("unknown".into(), human),
-        r.vram.map_or(String::new(), |v| format!(" + {} GPU", human(v)))
+        r.vram.map_or(String::new(), |v| format!(" (GPU: {})", human(v)))
     );
     Budget { models: lines, total, resources: r, fits, summary, advice }
 }
