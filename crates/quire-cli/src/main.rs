@@ -4,6 +4,7 @@
 mod ask;
 mod bench;
 mod bench_ask;
+mod models;
 mod output;
 
 use std::path::PathBuf;
@@ -148,6 +149,9 @@ enum Command {
     /// Benchmarks (figures for BENCHMARKS.md).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Models: the catalog and the installed models, and whether each fits this machine's memory.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
 }
 
 #[derive(Subcommand)]
@@ -487,6 +491,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench(command) => {
             bench::run(command, open_options(&cli)?, cli.threads).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Models(command) => {
+            models::run(command, &open_options(&cli)?)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,0 +1,743 @@
+//! `quire models`: the starter catalog and the installed models, and whether each fits this machine's memory
+//! (`list`); one model's memory by component and device, with the verdict (`fit`), optionally checked against
+//! what llama.cpp really allocates in the model worker (`fit --measure`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use serde::Serialize;
+use serde_json::json;
+
+use quire_app::OpenOptions;
+use quire_llm::protocol::{ModelReply, ModelRequest};
+use quire_llm::{ChatOptions, EmbedOptions, GpuLayers};
+use quire_models::{
+    ContextPlan, Estimate, GgufInfo, KvType, Machine, ModelRole, ModelShape, PlannedModel, STARTER_MODELS, Split,
+    Verdict, assess, budget, human,
+};
+
+#[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// The starter models and the models in the model folder: size, quantization, architecture, trained context,
+    /// sha256, and whether each fits this machine; then the configured models loaded together.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The memory a GGUF model needs here — weights, KV cache, compute and output buffers, CPU/GPU split — and
+    /// whether it fits: on the GPU, partly offloaded, CPU only, or not at all.
+    Fit {
+        file: PathBuf,
+        /// Context window in tokens (embedding models: the batch). Default: Quire's setting for the model's role.
+        #[arg(long, value_name = "N")]
+        context: Option<u32>,
+        /// Layers on the GPU: a number (the output head counts as one), `all` or `none`. Default: the most that fit.
+        #[arg(long, value_name = "N")]
+        gpu_layers: Option<String>,
+        /// Element type of the KV cache.
+        #[arg(long, value_name = "TYPE", default_value = "f16", value_parser = ["f16", "q8_0", "q4_0"])]
+        kv_type: String,
+        /// Also load the model in the model worker and compare with the buffers llama.cpp reports.
+        #[arg(long)]
+        measure: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Whether this build's llama.cpp can use a GPU.
+const GPU_BACKEND: bool = cfg!(any(feature = "cuda", feature = "vulkan", feature = "metal"));
+
+pub fn run(command: &ModelsCommand, options: &OpenOptions) -> Result<()> {
+    match command {
+        ModelsCommand::List { json } => list(options, *json),
+        ModelsCommand::Fit { file, context, gpu_layers, kv_type, measure, json } => {
+            let gpu_layers = match gpu_layers {
+                Some(s) => Some(
+                    GpuLayers::parse(s)
+                        .with_context(|| format!("--gpu-layers {s:?}: give a number, `all` or `none`"))?
+                        .count(),
+                ),
+                None => None,
+            };
+            let kv = KvType::parse(kv_type).context("--kv-type must be f16, q8_0 or q4_0")?;
+            fit(file, options, *context, gpu_layers, kv, *measure, *json)
+        }
+    }
+}
+
+fn kv_of(kv: quire_llm::KvType) -> KvType {
+    match kv {
+        quire_llm::KvType::F32 => KvType::F32,
+        quire_llm::KvType::F16 => KvType::F16,
+        quire_llm::KvType::Bf16 => KvType::Bf16,
+        quire_llm::KvType::Q8_0 => KvType::Q8_0,
+        quire_llm::KvType::Q4_0 => KvType::Q4_0,
+    }
+}
+
+fn llm_kv(kv: KvType) -> quire_llm::KvType {
+    match kv {
+        KvType::F32 => quire_llm::KvType::F32,
+        KvType::F16 => quire_llm::KvType::F16,
+        KvType::Bf16 => quire_llm::KvType::Bf16,
+        KvType::Q8_0 => quire_llm::KvType::Q8_0,
+        KvType::Q4_0 => quire_llm::KvType::Q4_0,
+    }
+}
+
+/// The context Quire creates for a model of this role, with the user's settings (chat: context, batches, KV
+/// type, GPU layers; embeddings: batch, sequences, GPU layers; reranker: the rerank lane's fixed window).
+fn plan_for(shape: &ModelShape, options: &OpenOptions) -> ContextPlan {
+    match shape.role {
+        ModelRole::Chat => {
+            let chat = &options.chat;
+            let trained = shape.context_length.unwrap_or(4096).min(u64::from(u32::MAX)) as u32;
+            let n_ctx = if chat.n_ctx == 0 { trained.min(8192) } else { chat.n_ctx };
+            let n_batch = chat.batch.clamp(8, n_ctx.max(8));
+            ContextPlan {
+                n_ctx,
+                n_batch,
+                n_ubatch: chat.ubatch.clamp(8, n_batch),
+                n_seq_max: 1,
+                kv_type: kv_of(chat.kv_type),
+                flash_attention: chat.flash_attention,
+                gpu_layers: chat.gpu_layers.count(),
+                embeddings: false,
+            }
+        }
+        ModelRole::Embedding => {
+            let e = &options.embed;
+            ContextPlan {
+                flash_attention: e.flash_attention,
+                gpu_layers: e.gpu_layers,
+                ..ContextPlan::embedding(e.batch_tokens.clamp(32, 1 << 16) as u32, e.max_sequences as u32)
+            }
+        }
+        // the rerank lane loads with llama.cpp's default: every layer on the GPU of a GPU build
+        ModelRole::Reranker => ContextPlan { gpu_layers: 999, ..ContextPlan::reranker(shape.context_length) },
+    }
+}
+
+fn role_name(role: ModelRole) -> &'static str {
+    match role {
+        ModelRole::Chat => "chat",
+        ModelRole::Embedding => "embedding",
+        ModelRole::Reranker => "reranker",
+    }
+}
+
+/// What llama.cpp reported for one load.
+#[derive(Debug, Clone, Default, Serialize)]
+struct Measured {
+    weights: Split,
+    kv_cache: Split,
+    compute: Split,
+    output_at_load: u64,
+    total: Split,
+    /// The CPU backend repacked some quantized weights into a buffer of their own (x86 with AVX2, ARM): the
+    /// mapped originals become reclaimable page cache, so the estimate counts those weights once.
+    repacked: bool,
+    /// llama.cpp's own lines.
+    lines: Vec<String>,
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The buffer sizes in llama.cpp's load log: `<device> <model|KV|compute|output> buffer size = <x> MiB`.
+fn parse_buffers(log: &str) -> Measured {
+    let mut m = Measured::default();
+    for line in log.lines().map(strip_ansi) {
+        let Some(at) = line.find(" buffer size = ") else { continue };
+        let mut words = line[..at].split_whitespace().rev();
+        let (Some(kind), Some(device)) = (words.next(), words.next()) else { continue };
+        let Some(mib) = line[at + 15..].split_whitespace().next().and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        let bytes = (mib * 1024.0 * 1024.0).round() as u64;
+        let host = device.contains("CPU") || device.contains("Host");
+        let add = |s: &mut Split| if host { s.cpu += bytes } else { s.gpu += bytes };
+        match kind {
+            "model" => add(&mut m.weights),
+            "KV" => add(&mut m.kv_cache),
+            "compute" => add(&mut m.compute),
+            "output" => m.output_at_load += bytes,
+            _ => continue,
+        }
+        let text = line[..at].rsplit(':').next().unwrap_or_default().trim();
+        m.lines.push(format!("{text} buffer size = {mib:.2} MiB"));
+        m.repacked |= device.contains("REPACK");
+    }
+    m.total = m.weights + m.kv_cache + m.compute + Split { cpu: m.output_at_load, gpu: 0 };
+    m
+}
+
+/// Loads the model in the model worker (this program's `__worker model` mode) with `plan` and reads the buffer
+/// sizes llama.cpp logs.
+fn measure(path: &Path, info: &GgufInfo, shape: &ModelShape, plan: &ContextPlan) -> Result<Measured> {
+    let exe = std::env::current_exe().context("the running program")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["__worker", "model"]);
+    let request = match shape.role {
+        ModelRole::Chat => {
+            let mut chat = ChatOptions::new(path.to_path_buf());
+            chat.n_ctx = plan.n_ctx;
+            chat.batch = plan.n_batch;
+            chat.ubatch = plan.n_ubatch;
+            chat.kv_type = llm_kv(plan.kv_type);
+            chat.flash_attention = plan.flash_attention;
+            chat.gpu_layers = if plan.gpu_layers == 0 { GpuLayers::None } else { GpuLayers::Count(plan.gpu_layers) };
+            // a model without a template of its own still loads with a built-in one
+            chat.chat_template = info.chat_template.is_none().then(|| "chatml".to_string());
+            ModelRequest::ChatInfo { chat }
+        }
+        ModelRole::Embedding => {
+            let options = EmbedOptions {
+                threads: 0,
+                batch_tokens: plan.n_batch as usize,
+                max_sequences: plan.n_seq_max as usize,
+                flash_attention: plan.flash_attention,
+                gpu_layers: plan.gpu_layers,
+            };
+            cmd.arg("--model").arg(path).args(options.to_args());
+            ModelRequest::Info
+        }
+        ModelRole::Reranker => ModelRequest::Rerank {
+            model: path.to_path_buf(),
+            threads: 0,
+            query: "memory".into(),
+            texts: vec!["fit".into()],
+        },
+    };
+    let mut child = cmd
+        .env("QUIRE_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start the model worker")?;
+    {
+        let mut stdin = child.stdin.take().context("the model worker's input")?;
+        writeln!(stdin, "{}", json!({"id": 1, "req": request})).context("cannot talk to the model worker")?;
+    } // closing its input ends the worker once it has answered
+    let out = child.wait_with_output().context("the model worker")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reply = stdout.lines().find_map(|l| l.split_once(quire_core::worker::MARKER).map(|(_, r)| r.to_owned()));
+    let reply: Option<serde_json::Value> = reply.and_then(|r| serde_json::from_str(&r).ok());
+    let error = reply.as_ref().and_then(|r| {
+        r.get("error").and_then(|e| e.as_str()).map(str::to_owned).or_else(|| {
+            let done = serde_json::from_value::<ModelReply>(r.get("done")?.clone()).ok()?;
+            match done {
+                ModelReply::Error { message } => Some(message),
+                _ => None,
+            }
+        })
+    });
+    if let Some(message) = error {
+        bail!("the model worker could not load {}: {message}", path.display());
+    }
+    if reply.is_none() {
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+        bail!("the model worker ended without an answer ({}): {}", out.status, strip_ansi(last));
+    }
+    let measured = parse_buffers(&stderr);
+    if measured.weights.total() == 0 {
+        bail!("llama.cpp reported no buffer sizes (is QUIRE_LOG overridden?)");
+    }
+    Ok(measured)
+}
+
+fn ratio(estimate: u64, actual: u64) -> Option<f64> {
+    (actual > 0).then(|| estimate as f64 / actual as f64)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn fit(
+    file: &Path,
+    options: &OpenOptions,
+    context: Option<u32>,
+    gpu_layers: Option<u32>,
+    kv: KvType,
+    want_measure: bool,
+    as_json: bool,
+) -> Result<()> {
+    let info = GgufInfo::read(file)?;
+    let shape = ModelShape::from_gguf(&info)?;
+    let mut plan = plan_for(&shape, options);
+    plan.kv_type = kv;
+    if let Some(c) = context {
+        if c == 0 {
+            bail!("--context must be at least 1 token");
+        }
+        plan = plan.with_context(c);
+    }
+    let machine = Machine::detect();
+    // without --gpu-layers: the most that fit (a CPU-only build has none)
+    let verdict = assess(&shape, &plan, &machine, GPU_BACKEND, gpu_layers);
+    let measured = if want_measure {
+        let layers = verdict.gpu_layers;
+        Some(measure(file, &info, &shape, &ContextPlan { gpu_layers: layers, ..verdict.estimate.plan })?)
+    } else {
+        None
+    };
+    let comparison = measured.as_ref().map(|m| {
+        let e = &verdict.estimate;
+        let est_total = e.weights + e.kv_cache + e.compute + Split { cpu: e.output_at_load, gpu: 0 };
+        json!({
+            "weights": ratio(e.weights.total(), m.weights.total()),
+            "kv_cache": ratio(e.kv_cache.total(), m.kv_cache.total()),
+            "compute": ratio(e.compute.total(), m.compute.total()),
+            "output_at_load": ratio(e.output_at_load, m.output_at_load),
+            "total_at_load": ratio(est_total.total(), m.total.total()),
+        })
+    });
+    if as_json {
+        let out = json!({
+            "file": file,
+            "model": shape,
+            "quantization": info.file_type_name(),
+            "name": info.name,
+            "machine": machine,
+            "gpu_backend": GPU_BACKEND,
+            "verdict": verdict,
+            "measured": measured,
+            "estimate_over_measured": comparison,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    print_fit(file, &info, &shape, &machine, &verdict);
+    if let Some(m) = measured {
+        let e = &verdict.estimate;
+        println!();
+        println!("Measured: what llama.cpp allocated when the model worker loaded it with these settings");
+        for l in &m.lines {
+            println!("  {l}");
+        }
+        let row = |name: &str, est: u64, act: u64| {
+            let r = ratio(est, act).map_or("—".to_string(), |r| format!("{r:.3}"));
+            println!("  {name:<16} {:>12} {:>12} {r:>7}", mib(est), mib(act));
+        };
+        println!("  {:<16} {:>12} {:>12} {:>7}", "", "estimate", "llama.cpp", "ratio");
+        row("weights", e.weights.total(), m.weights.total());
+        row("KV cache", e.kv_cache.total(), m.kv_cache.total());
+        row("compute buffer", e.compute.total(), m.compute.total());
+        row("output buffer", e.output_at_load, m.output_at_load);
+        let est_total = e.weights.total() + e.kv_cache.total() + e.compute.total() + e.output_at_load;
+        row("total at load", est_total, m.total.total());
+        if m.repacked {
+            println!(
+                "  (CPU_REPACK holds a repacked copy of some quantized weights; their mapped originals become \
+                 reclaimable page cache, so the estimate counts them once)"
+            );
+        }
+        if e.output.total() > e.output_at_load {
+            println!(
+                "  (the output buffer grows to {} at the first full batch; llama.cpp does not log that)",
+                human(e.output.total())
+            );
+        }
+    }
+    Ok(())
+}
+
+fn split_cell(s: Split, gpu: bool) -> String {
+    if gpu { format!("{:>11} {:>11}", human(s.cpu), human(s.gpu)) } else { format!("{:>11}", human(s.cpu)) }
+}
+
+fn print_fit(file: &Path, info: &GgufInfo, shape: &ModelShape, machine: &Machine, v: &Verdict) {
+    let e = &v.estimate;
+    let p = &e.plan;
+    println!(
+        "{} — {}, {}, {}, {:.1}M parameters",
+        file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        shape.architecture,
+        role_name(shape.role),
+        info.file_type_name().unwrap_or("unknown type"),
+        shape.parameters as f64 / 1e6
+    );
+    println!(
+        "  {} layers, {} heads ({} KV heads), embedding {}, vocabulary {}, trained context {}",
+        shape.n_layer,
+        shape.n_head,
+        shape.n_head_kv,
+        shape.n_embd,
+        shape.n_vocab,
+        shape.context_length.map_or("unknown".into(), |c| c.to_string())
+    );
+    let kv =
+        if shape.encoder_only { "no KV cache (encoder)".to_string() } else { format!("KV cache {}", p.kv_type.name()) };
+    let window = if p.embeddings {
+        format!("batch {} tokens (the window too), up to {} inputs per call", p.n_batch, p.n_seq_max)
+    } else {
+        format!("context {} tokens, batch {}, micro-batch {}", p.n_ctx, p.n_batch, p.n_ubatch)
+    };
+    println!(
+        "  {window}, {kv}, flash attention {}, {} of {} layers on the GPU",
+        if p.flash_attention { "on" } else { "off" },
+        v.gpu_layers.min(shape.offloadable_layers()),
+        shape.offloadable_layers()
+    );
+    println!();
+    let gpu = e.total.gpu > 0;
+    println!("  {:<16} {}", "", if gpu { format!("{:>11} {:>11}", "CPU", "GPU") } else { format!("{:>11}", "RAM") });
+    println!("  {:<16} {}", "weights", split_cell(e.weights, gpu));
+    if shape.encoder_only {
+        println!("  {:<16} {:>11}", "KV cache", "none");
+    } else {
+        println!("  {:<16} {}", "KV cache", split_cell(e.kv_cache, gpu));
+    }
+    println!("  {:<16} {}", "compute buffer", split_cell(e.compute, gpu));
+    println!("  {:<16} {}   ({} when created)", "output buffer", split_cell(e.output, gpu), human(e.output_at_load));
+    println!("  {:<16} {}", "total", split_cell(e.total, gpu));
+    println!();
+    println!("Machine: RAM {}; GPU: {}", machine.ram_summary(), machine.gpu_summary());
+    println!("Verdict: {}", v.summary);
+    match v.context {
+        Some(c) => println!(
+            "Use: {} GPU layers, {} {c} tokens{}",
+            v.gpu_layers,
+            if p.embeddings { "batch" } else { "context" },
+            match v.max_context {
+                Some(m) if m > c => format!(" (up to {m} fits)"),
+                _ => String::new(),
+            }
+        ),
+        None => println!("Use: no setting of this model fits this machine"),
+    }
+    for a in &v.advice {
+        println!("  - {a}");
+    }
+}
+
+/// One model of the list.
+#[derive(Debug, Serialize)]
+struct Row {
+    /// The catalog id for starter models.
+    id: Option<&'static str>,
+    file_name: String,
+    path: PathBuf,
+    starter: bool,
+    installed: bool,
+    role: Option<&'static str>,
+    size_bytes: Option<u64>,
+    quantization: Option<String>,
+    architecture: Option<String>,
+    context_length: Option<u64>,
+    parameters: Option<u64>,
+    sha256: Option<String>,
+    /// "verified" (matches the catalog), "mismatch", "hashed" (no expected hash), or why it is unknown.
+    sha256_status: String,
+    fit: Option<Verdict>,
+    /// Why the file cannot be used.
+    error: Option<String>,
+}
+
+fn row_for(path: &Path, options: &OpenOptions, machine: &Machine) -> Row {
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut row = Row {
+        id: None,
+        file_name,
+        path: path.to_path_buf(),
+        starter: false,
+        installed: path.is_file(),
+        role: None,
+        size_bytes: std::fs::metadata(path).ok().map(|m| m.len()),
+        quantization: None,
+        architecture: None,
+        context_length: None,
+        parameters: None,
+        sha256: None,
+        sha256_status: "not installed".into(),
+        fit: None,
+        error: None,
+    };
+    if !row.installed {
+        return row;
+    }
+    match GgufInfo::read(path).map_err(anyhow::Error::from).and_then(|info| {
+        let shape = ModelShape::from_gguf(&info)?;
+        Ok((info, shape))
+    }) {
+        Ok((info, shape)) => {
+            row.role = Some(role_name(shape.role));
+            row.quantization = info.file_type_name().map(str::to_owned);
+            row.architecture = Some(info.architecture.clone());
+            row.context_length = info.context_length;
+            row.parameters = Some(info.parameter_count);
+            let plan = plan_for(&shape, options);
+            row.fit = Some(assess(&shape, &plan, machine, GPU_BACKEND, None));
+        }
+        Err(e) => row.error = Some(e.to_string()),
+    }
+    row
+}
+
+fn list(options: &OpenOptions, as_json: bool) -> Result<()> {
+    let dir = quire_models::models_dir();
+    let machine = Machine::detect();
+    let mut rows = Vec::new();
+    for m in &STARTER_MODELS {
+        let path = dir.join(m.file_name);
+        let mut row = row_for(&path, options, &machine);
+        row.id = Some(m.id);
+        row.starter = true;
+        row.role.get_or_insert(match m.role {
+            quire_models::Role::Chat => "chat",
+            quire_models::Role::Embedding => "embedding",
+        });
+        if row.installed {
+            match quire_models::verify_in(&dir, m) {
+                Ok(_) => {
+                    row.sha256 = Some(m.sha256.to_string());
+                    row.sha256_status = "verified".into();
+                }
+                Err(e) => {
+                    row.sha256_status = "mismatch".into();
+                    row.error.get_or_insert(e.to_string());
+                }
+            }
+        } else {
+            row.sha256 = Some(m.sha256.to_string());
+            row.size_bytes = Some(m.size);
+        }
+        rows.push(row);
+    }
+    let (installed, broken) = quire_models::installed_in(&dir)?;
+    let starter_names: Vec<&str> = STARTER_MODELS.iter().map(|m| m.file_name).collect();
+    for m in installed.iter().filter(|m| !starter_names.contains(&m.file_name.as_str())) {
+        let mut row = row_for(&m.path, options, &machine);
+        match quire_models::sha256_stamped(&m.path) {
+            Ok(sha) => {
+                row.sha256 = Some(sha);
+                row.sha256_status = "hashed".into();
+            }
+            Err(e) => row.sha256_status = format!("unreadable: {e}"),
+        }
+        rows.push(row);
+    }
+    for b in broken.iter().filter(|b| !starter_names.contains(&b.file_name.as_str())) {
+        let mut row = row_for(&b.path, options, &machine);
+        row.error = Some(b.reason.clone());
+        row.fit = None;
+        rows.push(row);
+    }
+
+    let together = configured_budget(options, &machine);
+    if as_json {
+        let out = json!({
+            "models_dir": dir,
+            "machine": machine,
+            "gpu_backend": GPU_BACKEND,
+            "models": rows,
+            "together": together,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("Models in {}", dir.display());
+    for r in &rows {
+        println!();
+        let kind = if r.starter { "starter" } else { "installed" };
+        println!("{} ({}, {kind})", r.id.unwrap_or(&r.file_name), r.role.unwrap_or("unknown role"));
+        let mut facts = vec![r.file_name.clone()];
+        if let Some(s) = r.size_bytes {
+            facts.push(human(s));
+        }
+        facts.extend(r.quantization.clone());
+        facts.extend(r.architecture.clone());
+        if let Some(c) = r.context_length {
+            facts.push(format!("trained context {c}"));
+        }
+        if let Some(p) = r.parameters {
+            facts.push(format!("{:.1}M parameters", p as f64 / 1e6));
+        }
+        println!("  {}", facts.join(", "));
+        if !r.installed {
+            println!("  not installed: run {}", quire_models::INSTALL_COMMAND);
+        }
+        if let Some(sha) = &r.sha256 {
+            println!("  sha256 {sha} ({})", if r.installed { r.sha256_status.as_str() } else { "expected" });
+        }
+        if let Some(e) = &r.error {
+            println!("  error: {e}");
+        }
+        if let Some(v) = &r.fit {
+            let e = &v.estimate;
+            let setting = match v.context {
+                Some(c) => format!(
+                    "; use {} {c} tokens{}, {} GPU layers",
+                    if e.plan.embeddings { "a batch of" } else { "a context of" },
+                    match v.max_context {
+                        Some(m) if m > c => format!(" (up to {m} fit)"),
+                        _ => String::new(),
+                    },
+                    v.gpu_layers
+                ),
+                None => String::new(),
+            };
+            println!("  fit: {}{setting}", v.summary);
+            for a in &v.advice {
+                println!("    - {a}");
+            }
+        }
+    }
+    println!();
+    println!("Machine: RAM {}; GPU: {}", machine.ram_summary(), machine.gpu_summary());
+    match &together {
+        Some(t) => {
+            let names: Vec<String> = t.models.iter().map(|m| format!("{} ({})", m.label, human(m.total))).collect();
+            println!("Loaded together, {}: {}", names.join(" + "), t.summary);
+            for a in &t.advice {
+                println!("  - {a}");
+            }
+        }
+        None => println!("Loaded together: the configured models are not all installed"),
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct TogetherModel {
+    label: String,
+    path: PathBuf,
+    gpu_layers: u32,
+    total: u64,
+    estimate: Estimate,
+}
+
+#[derive(Debug, Serialize)]
+struct Together {
+    models: Vec<TogetherModel>,
+    fits: bool,
+    total: Split,
+    summary: String,
+    advice: Vec<String>,
+}
+
+/// The chat, embedding and (when one is found) reranker models Quire would load, each with its context.
+fn configured_budget(options: &OpenOptions, machine: &Machine) -> Option<Together> {
+    let chat = options.chat_options().ok()?.model;
+    let embedding = options.embed_model_path().ok()?;
+    let mut paths = vec![("chat", chat), ("embedding", embedding)];
+    paths.extend(options.rerank_model_path().map(|p| ("reranker", p)));
+    let mut planned = Vec::new();
+    for (label, path) in &paths {
+        let shape = ModelShape::read(path).ok()?;
+        let plan = plan_for(&shape, options);
+        // as Quire loads them: the GPU layers of the settings
+        planned.push(PlannedModel { label: label.to_string(), shape, plan, fixed_gpu_layers: Some(plan.gpu_layers) });
+    }
+    let b = budget(&planned, machine, GPU_BACKEND);
+    Some(Together {
+        models: b
+            .models
+            .iter()
+            .zip(&paths)
+            .map(|(l, (_, path))| TogetherModel {
+                label: l.label.clone(),
+                path: path.clone(),
+                gpu_layers: l.gpu_layers,
+                total: l.estimate.total.total(),
+                estimate: l.estimate.clone(),
+            })
+            .collect(),
+        fits: b.fits,
+        total: b.total,
+        summary: b.summary,
+        advice: b.advice,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llama_cpp_buffer_lines_are_read_per_device() {
+        let log = "\u{1b}[2m2026\u{1b}[0m INFO load_from_file: llama-cpp-2:   CPU_Mapped model buffer size =    92.10 MiB module=\"x\"\n\
+                   INFO llama-cpp-2:   CUDA0 model buffer size =   100.00 MiB\n\
+                   INFO llama-cpp-2:   CPU_REPACK model buffer size =    12.66 MiB\n\
+                   INFO llama-cpp-2:        CPU  output buffer size =     0.19 MiB module=\"llama.cpp::llama_context\"\n\
+                   INFO llama-cpp-2:        CPU KV buffer size =    12.00 MiB\n\
+                   INFO llama-cpp-2:      CUDA0 KV buffer size =    60.00 MiB\n\
+                   INFO llama-cpp-2: size =   90.00 MiB (  4096 cells,  30 layers,  1/1 seqs)\n\
+                   INFO llama-cpp-2:      CUDA0 compute buffer size =    53.38 MiB\n\
+                   INFO llama-cpp-2:  CUDA_Host compute buffer size =     4.00 MiB\n";
+        let m = parse_buffers(log);
+        let mib = |x: f64| (x * 1024.0 * 1024.0).round() as u64;
+        assert_eq!(m.weights, Split { cpu: mib(92.10) + mib(12.66), gpu: mib(100.0) });
+        assert_eq!(m.kv_cache, Split { cpu: mib(12.0), gpu: mib(60.0) });
+        assert_eq!(m.compute, Split { cpu: mib(4.0), gpu: mib(53.38) });
+        assert_eq!(m.output_at_load, mib(0.19));
+        assert_eq!(m.lines.len(), 8);
+        assert_eq!(m.lines[0], "CPU_Mapped model buffer size = 92.10 MiB");
+        assert_eq!(m.lines[3], "CPU  output buffer size = 0.19 MiB");
+    }
+
+    #[test]
+    fn plans_follow_quire_settings() {
+        let mut options = OpenOptions::new(Some(PathBuf::from("/tmp/none"))).expect("options");
+        options.chat.n_ctx = 2048;
+        options.chat.kv_type = quire_llm::KvType::Q8_0;
+        options.chat.gpu_layers = GpuLayers::All;
+        let mut shape = ModelShape {
+            architecture: "llama".into(),
+            role: ModelRole::Chat,
+            quantization: None,
+            parameters: 0,
+            weight_bytes: 0,
+            n_layer: 2,
+            n_embd: 64,
+            n_head: 1,
+            n_head_kv: 1,
+            head_dim_k: 64,
+            head_dim_v: 64,
+            n_ff: 128,
+            n_vocab: 100,
+            context_length: Some(8192),
+            sliding_window: None,
+            encoder_only: false,
+            gated_ffn: true,
+            experts: None,
+            recurrent: false,
+            kv_width: vec![(64, 64); 2],
+            layer_bytes: vec![0; 2],
+            input_bytes: 0,
+            output_bytes: 0,
+            tied_output_bytes: 0,
+        };
+        let p = plan_for(&shape, &options);
+        assert_eq!((p.n_ctx, p.n_batch, p.n_ubatch, p.kv_type, p.gpu_layers), (2048, 256, 256, KvType::Q8_0, 999));
+        options.chat.n_ctx = 0;
+        assert_eq!(plan_for(&shape, &options).n_ctx, 8192);
+        shape.role = ModelRole::Embedding;
+        let p = plan_for(&shape, &options);
+        assert_eq!((p.n_ctx, p.n_batch, p.n_seq_max, p.embeddings), (512, 512, 64, true));
+        shape.role = ModelRole::Reranker;
+        assert_eq!(plan_for(&shape, &options).n_ctx, 1024);
+    }
+}
