@@ -16,7 +16,8 @@
 //!   the graph inputs (the attention masks, `n_kv × T`, f16 with flash attention, f32 without) plus the largest of
 //!   the attention step (Q, K, V and, without flash attention, the `n_kv × T × n_head` f32 scores), the
 //!   feed-forward step (`T × n_ff` activations), and the output step (`T × n_vocab` f32 logits — usually the largest
-//!   for small models with big vocabularies).
+//!   for small models with big vocabularies). The allocator's layout adds a few hidden-size-wide tensors to each
+//!   step; those terms were fitted to the sizes llama.cpp reports (see `estimate`).
 //! - **output buffer** (host memory): logits (always, even for embeddings) and embeddings for `n_seq_max` rows at
 //!   creation; it grows to the rows of the largest call, which for embedding contexts is every token of a batch:
 //!   `(n_vocab + n_embd) × n_batch × 4` bytes.
@@ -533,7 +534,11 @@ pub fn estimate(shape: &ModelShape, plan: &ContextPlan) -> Estimate {
     let masks = n_masks * n_kv * t * mask_bytes;
     let pooling_inputs = if plan.embeddings { t * u64::from(plan.n_seq_max) * 4 } else { 0 };
     let inputs = t * 12 + masks + pooling_inputs;
-    let attention = 4 * t * (2 * e + qd + kd + vd)
+    // The coefficients of the hidden size (the residual stream, norms, step outputs) were fitted to the compute
+    // buffers llama.cpp reports for 38 settings of three models (SmolLM2, MiniLM, Gemma 3; n_ctx 512–32768,
+    // ubatch 64–512, flash attention on and off, f16 and q8_0 KV): within 2% of each; the rest are the shapes of
+    // the tensors themselves.
+    let attention = 4 * t * (3 * e + qd + kd + vd)
         + if plan.flash_attention {
             4 * t * qd
         } else {
@@ -541,9 +546,11 @@ pub fn estimate(shape: &ModelShape, plan: &ContextPlan) -> Estimate {
         };
     let ffn = match shape.experts {
         Some((n_expert, used)) => 4 * t * (2 * e + n_expert + used * (3 * shape.n_ff + e)),
-        None => 4 * t * (2 * e + if shape.gated_ffn { 3 } else { 2 } * shape.n_ff),
+        None if shape.gated_ffn => 4 * t * (2 * e + 3 * shape.n_ff),
+        // up, activation and down without a gate: the allocator's layout costs 1.5 widths
+        None => 2 * t * (6 * e + 3 * shape.n_ff),
     };
-    let output_step = if has_kv { 4 * (e * t + 3 * e * t_out + shape.n_vocab * t_out) } else { 4 * 2 * e * t };
+    let output_step = if has_kv { 4 * (2 * e * t + 3 * e * t_out + shape.n_vocab * t_out) } else { 4 * 2 * e * t };
     let layer_peak = attention.max(ffn);
     let full = inputs + layer_peak.max(output_step);
     let compute = if n_gpu == 0 {
@@ -713,16 +720,17 @@ pub(crate) mod tests {
         ];
         for (plan, actual) in cases {
             let got = estimate(&s, &plan).compute.cpu as f64 / MIB;
-            assert!((got / actual - 1.0).abs() < 0.05, "{plan:?}: {got:.2} MiB vs {actual}");
+            assert!((got / actual - 1.0).abs() < 0.03, "{plan:?}: {got:.2} MiB vs {actual}");
         }
         let s = encoder();
         for (plan, actual) in [
             (ContextPlan::embedding(512, 64), 7.39),
             (ContextPlan { flash_attention: false, ..ContextPlan::embedding(512, 64) }, 18.39),
             (ContextPlan::embedding(128, 16), 1.73),
+            (ContextPlan::embedding(256, 64), 3.57),
         ] {
             let got = estimate(&s, &plan).compute.cpu as f64 / MIB;
-            assert!((got / actual - 1.0).abs() < 0.15, "{plan:?}: {got:.2} MiB vs {actual}");
+            assert!((got / actual - 1.0).abs() < 0.03, "{plan:?}: {got:.2} MiB vs {actual}");
         }
     }
 
