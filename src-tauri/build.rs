@@ -39,6 +39,10 @@ const COMMANDS: &[&str] = &[
     "watch_folder",
     "unwatch_folder",
     "sync_watched",
+    "queue_state",
+    "pause_indexing",
+    "retry_documents",
+    "settle_given_up",
 ];
 
 fn main() {

@@ -22,8 +22,11 @@ use tauri_plugin_dialog::DialogExt;
 use tauri_plugin_opener::OpenerExt;
 
 use crate::error::{Error, Result};
-use crate::imports::{self, Batch};
+use crate::imports;
 use crate::state::{AppState, lock};
+use crate::watching::{self, FolderStatus};
+use quire_app::jobs::QueueView;
+use quire_core::jobs::Priority;
 
 /// What the app knows about itself (mirrored by `AppInfo` in `ui/src/lib/ipc/types.ts`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -135,6 +138,8 @@ pub struct LibraryOverview {
     pub collections: BTreeMap<String, Vec<String>>,
     /// The watched folders, each with its collection.
     pub watched: Vec<WatchedFolder>,
+    /// How each watched folder is followed now, by path.
+    pub watching: BTreeMap<String, FolderStatus>,
 }
 
 #[tauri::command]
@@ -145,11 +150,13 @@ pub async fn library_overview(state: State<'_, AppState>) -> Result<LibraryOverv
         documents: core.library.documents().await?,
         collections: Collections::load(state.data_dir())?.collections,
         watched: WatchedFolders::load(state.data_dir())?.folders,
+        watching: state.watching.status(),
     })
 }
 
-/// Watches a folder (in `collection` when given): it is imported now, and synced at every start and on
-/// request (`sync_watched`). Returns the batch number of its first import.
+/// Watches a folder (in `collection` when given): it is imported now, then followed live (changes indexed
+/// within seconds of a file becoming stable) and compared in full at every start. Returns the id of the job
+/// of its first import.
 #[tauri::command]
 pub fn watch_folder<R: Runtime>(
     app: AppHandle<R>,
@@ -160,26 +167,29 @@ pub fn watch_folder<R: Runtime>(
     let mut watched = WatchedFolders::load(state.data_dir())?;
     let folder = watched.add(std::path::Path::new(&path), collection.as_deref(), quire_core::now_ms())?;
     watched.save()?;
-    Ok(imports::sync_watched(&app, &[folder]).into_iter().next().unwrap_or_default())
+    let first = imports::sync_watched(&app, &[folder], "added", Priority::User)?;
+    watching::restart(&app);
+    Ok(first.into_iter().next().unwrap_or_default())
 }
 
 /// Stops watching a folder; its documents stay in the library.
 #[tauri::command]
-pub fn unwatch_folder(state: State<'_, AppState>, path: String) -> Result<()> {
+pub fn unwatch_folder<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, path: String) -> Result<()> {
     let mut watched = WatchedFolders::load(state.data_dir())?;
     if !watched.remove(std::path::Path::new(&path)) {
         return Err(Error::InvalidInput(format!("{path} is not a watched folder.")));
     }
     watched.save()?;
+    watching::restart(&app);
     Ok(())
 }
 
-/// Syncs every watched folder now: new and changed files are indexed, documents whose files are gone are
-/// removed. Returns the batch numbers.
+/// Compares every watched folder with the library now: new and changed files are indexed, documents whose
+/// files are gone are removed. Returns the job ids.
 #[tauri::command]
 pub fn sync_watched<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Result<Vec<u64>> {
     let watched = WatchedFolders::load(state.data_dir())?;
-    Ok(imports::sync_watched(&app, &watched.folders))
+    imports::sync_watched(&app, &watched.folders, "on request", Priority::User)
 }
 
 fn non_empty(paths: Vec<String>) -> Result<Vec<PathBuf>> {
@@ -189,17 +199,56 @@ fn non_empty(paths: Vec<String>) -> Result<Vec<PathBuf>> {
     Ok(paths.into_iter().map(PathBuf::from).collect())
 }
 
-/// Queues files and folders for import (into `collection` when given); returns the batch number.
+/// Queues files and folders for import (into `collection` when given); returns the job id.
 #[tauri::command]
 pub fn import_paths<R: Runtime>(app: AppHandle<R>, paths: Vec<String>, collection: Option<String>) -> Result<u64> {
-    let paths = non_empty(paths)?;
-    Ok(imports::enqueue(&app, Batch { paths, force: false, collection, watched: None }))
+    imports::import(&app, non_empty(paths)?, false, collection)
 }
 
 /// Stops the running import after its current document and drops the queued ones.
 #[tauri::command]
-pub fn cancel_imports(state: State<'_, AppState>) {
-    imports::cancel_all(&state);
+pub fn cancel_imports<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Result<()> {
+    state.queue.cancel_all()?;
+    imports::emit_queue(&app);
+    Ok(())
+}
+
+/// The indexing queue: paused or not, the jobs waiting and running, the jobs set aside after failing.
+#[tauri::command]
+pub fn queue_state(state: State<'_, AppState>) -> QueueView {
+    state.queue.view()
+}
+
+/// Pauses indexing (the running import stops before its next document) or resumes it; kept across restarts.
+#[tauri::command]
+pub fn pause_indexing<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, paused: bool) -> Result<()> {
+    state.queue.set_paused(paused)?;
+    imports::emit_queue(&app);
+    Ok(())
+}
+
+/// Tries failed documents again now (their automatic retries start over); returns the job id.
+#[tauri::command]
+pub fn retry_documents<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, paths: Vec<String>) -> Result<u64> {
+    if paths.is_empty() {
+        return Err(Error::InvalidInput("Nothing to retry: no documents were given.".into()));
+    }
+    let shown = paths.clone();
+    let id = state.queue.retry_now(paths)?;
+    imports::queued(&app, id, shown, false);
+    Ok(id)
+}
+
+/// Runs the jobs that were set aside after failing again (`retry: true`), or forgets them.
+#[tauri::command]
+pub fn settle_given_up<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, retry: bool) -> Result<()> {
+    if retry {
+        state.queue.retry_given_up()?;
+    } else {
+        state.queue.dismiss_given_up()?;
+    }
+    imports::emit_queue(&app);
+    Ok(())
 }
 
 /// The library's record of `path`, or an error saying it is not in the library.
@@ -216,10 +265,7 @@ async fn document(state: &AppState, path: &str) -> Result<DocumentRecord> {
 #[tauri::command]
 pub async fn reindex_document<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, path: String) -> Result<u64> {
     let doc = document(&state, &path).await?;
-    Ok(imports::enqueue(
-        &app,
-        Batch { paths: vec![PathBuf::from(doc.path)], force: true, collection: None, watched: None },
-    ))
+    imports::import(&app, vec![PathBuf::from(doc.path)], true, None)
 }
 
 /// Removes a document from the library (the file is not touched).
@@ -420,6 +466,8 @@ pub async fn ask(
     let cancel = state.start_answer(&request.request_id)?;
     let result = async {
         let core = state.core().await?;
+        // Indexing waits (between documents) while the answer is written: the chat model gets the CPU.
+        let _yield = core.library.gate().hold_for_answer();
         let mut forward = |event: AnswerEvent| {
             if let Err(error) = on_event.send(event) {
                 // The window that asked is gone: nobody reads this answer any more.
@@ -562,7 +610,7 @@ pub async fn save_settings<R: Runtime>(
         let documents = state.core().await?.library.documents().await?;
         let paths: Vec<PathBuf> = documents.into_iter().map(|d| PathBuf::from(d.path)).collect();
         if !paths.is_empty() {
-            imports::enqueue(&app, Batch { paths, force: true, collection: None, watched: None });
+            imports::import(&app, paths, true, None)?;
         }
     }
     Ok(SavedSettings { settings, reindexing })

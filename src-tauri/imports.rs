@@ -1,29 +1,38 @@
-//! The import queue: each import (a drop, the Add buttons, a re-index) is a batch; batches run one at a
-//! time in the order they were queued, in the background, and report to every window through the `ingest`
-//! event (mirrored by `IngestNotice` in `ui/src/lib/ipc/types.ts`).
+//! Indexing in the background: every import (a drop, the Add buttons, a re-index, a retry) and every sync of a
+//! watched folder is a job of the durable queue (`quire_app::jobs`, kept in the data folder, so a job
+//! interrupted by a crash or a kill runs again at the next start). One runner takes the jobs in turn, the
+//! user's before background syncs, and reports every step to every window through the `ingest` event
+//! (mirrored by `IngestNotice` in `ui/src/lib/ipc/types.ts`); changes of the queue itself (pause, jobs set
+//! aside) go out as the `queue` event.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::Duration;
 
-use quire_core::library::{DocOutcome, IngestEvent, IngestOptions, IngestStage};
+use quire_app::jobs::{Next, QueueEvent, QueueView, run_one};
+use quire_core::jobs::{JobKind, Priority};
+use quire_core::library::{DocOutcome, IngestEvent, IngestStage};
 use quire_core::watched::WatchedFolder;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
-use crate::state::{AppState, lock};
+use crate::state::AppState;
 
 /// The event every import reports on.
 pub const INGEST_EVENT: &str = "ingest";
+/// The event that carries the queue's state when it changes.
+pub const QUEUE_EVENT: &str = "queue";
+/// The store's upkeep runs once the queue has been idle this long after writes.
+const MAINTAIN_AFTER: Duration = Duration::from_secs(30);
 
-/// One step of an import, as broadcast.
+/// One step of an import, as broadcast. `batch` is the job's id in the queue.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum IngestNotice {
     Queued {
         batch: u64,
         paths: Vec<String>,
+        /// A sync of watched folders or an automatic retry, not something the user asked for now.
+        background: bool,
     },
     Scanned {
         batch: u64,
@@ -52,24 +61,15 @@ pub enum IngestNotice {
         moved: usize,
         cancelled: bool,
         seconds: f64,
+        background: bool,
     },
     Error {
         batch: u64,
         kind: String,
         message: String,
+        /// When the job runs again (milliseconds since the Unix epoch); absent when it will not.
+        retry_at_ms: Option<i64>,
     },
-}
-
-/// An import to run.
-pub struct Batch {
-    pub paths: Vec<PathBuf>,
-    /// Index even unchanged files again.
-    pub force: bool,
-    /// Add the imported paths to this collection once the batch is done.
-    pub collection: Option<String>,
-    /// A sync of this watched folder (its rules applied, documents whose files are gone removed, renamed
-    /// files keeping their chunks) instead of an import of `paths`.
-    pub watched: Option<WatchedFolder>,
 }
 
 fn emit<R: Runtime>(app: &AppHandle<R>, notice: IngestNotice) {
@@ -78,125 +78,130 @@ fn emit<R: Runtime>(app: &AppHandle<R>, notice: IngestNotice) {
     }
 }
 
-/// Queues a batch and returns its number at once; the batch runs in the background.
-pub fn enqueue<R: Runtime>(app: &AppHandle<R>, batch: Batch) -> u64 {
-    let state = app.state::<AppState>();
-    let number = state.batches.fetch_add(1, Ordering::SeqCst) + 1;
-    let shown: Vec<String> = batch.paths.iter().map(|p| p.display().to_string()).collect();
-    emit(app, IngestNotice::Queued { batch: number, paths: shown.clone() });
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        let state = app.state::<AppState>();
-        let _turn = state.import_lock.lock().await;
-        if number <= state.cancelled_before.load(Ordering::SeqCst) {
-            emit(&app, finished(number, Default::default(), true, 0.0));
-            return;
-        }
-        run(&app, &state, number, batch, shown).await;
-    });
-    number
+/// Tells the windows what the queue holds now.
+pub fn emit_queue<R: Runtime>(app: &AppHandle<R>) {
+    let view: QueueView = app.state::<AppState>().queue.view();
+    if let Err(error) = app.emit(QUEUE_EVENT, &view) {
+        tracing::warn!(%error, "could not report the indexing queue to the windows");
+    }
 }
 
-/// Queues a sync of each watched folder (`quire_app::watch::sync_folder`, as `quire watch sync` does).
-/// Returns the batch numbers.
-pub fn sync_watched<R: Runtime>(app: &AppHandle<R>, folders: &[WatchedFolder]) -> Vec<u64> {
+/// Queues a job (saved before this returns) and returns its id; it runs in the background.
+pub fn enqueue<R: Runtime>(app: &AppHandle<R>, kind: JobKind, priority: Priority) -> crate::Result<u64> {
+    let paths = kind.paths();
+    let id = app.state::<AppState>().queue.push(kind, priority)?;
+    queued(app, id, paths, priority == Priority::Background);
+    Ok(id)
+}
+
+/// Tells the windows a job was queued.
+pub fn queued<R: Runtime>(app: &AppHandle<R>, id: u64, paths: Vec<String>, background: bool) {
+    emit(app, IngestNotice::Queued { batch: id, paths, background });
+    emit_queue(app);
+}
+
+/// Queues the user's import of `paths` (into `collection`; `force`: unchanged files too).
+pub fn import<R: Runtime>(
+    app: &AppHandle<R>,
+    paths: Vec<PathBuf>,
+    force: bool,
+    collection: Option<String>,
+) -> crate::Result<u64> {
+    let paths = paths.into_iter().map(|p| p.display().to_string()).collect();
+    enqueue(app, JobKind::Import { paths, force, collection }, Priority::User)
+}
+
+/// Queues a comparison of each watched folder with the library (as `quire watch sync` does). Returns the job ids.
+pub fn sync_watched<R: Runtime>(
+    app: &AppHandle<R>,
+    folders: &[WatchedFolder],
+    reason: &str,
+    priority: Priority,
+) -> crate::Result<Vec<u64>> {
     folders
         .iter()
-        .map(|f| {
-            let batch =
-                Batch { paths: vec![PathBuf::from(&f.path)], force: false, collection: None, watched: Some(f.clone()) };
-            enqueue(app, batch)
-        })
+        .map(|f| enqueue(app, JobKind::SyncFolder { folder: f.path.clone(), reason: reason.into() }, priority))
         .collect()
 }
 
-/// Stops the running batch after its current document and drops the queued ones.
-pub fn cancel_all(state: &AppState) {
-    state.cancelled_before.store(state.batches.load(Ordering::SeqCst), Ordering::SeqCst);
-    if let Some(flag) = lock(&state.running_import).as_ref() {
-        flag.store(true, Ordering::Relaxed);
-    }
-}
-
-#[derive(Default)]
-struct Counts {
-    indexed: usize,
-    unchanged: usize,
-    failed: usize,
-    removed: usize,
-    moved: usize,
-}
-
-fn finished(batch: u64, c: Counts, cancelled: bool, seconds: f64) -> IngestNotice {
-    IngestNotice::Finished {
-        batch,
-        indexed: c.indexed,
-        unchanged: c.unchanged,
-        failed: c.failed,
-        removed: c.removed,
-        moved: c.moved,
-        cancelled,
-        seconds,
-    }
-}
-
-async fn run<R: Runtime>(app: &AppHandle<R>, state: &AppState, number: u64, batch: Batch, shown: Vec<String>) {
-    let started = Instant::now();
-    let fail = |error: crate::Error| {
-        tracing::warn!(batch = number, %error, "an import could not run");
-        emit(app, IngestNotice::Error { batch: number, kind: error.kind().to_string(), message: error.to_string() });
-    };
-    let core = match state.core().await {
-        Ok(core) => core,
-        Err(error) => return fail(error),
-    };
-    let cancel = Arc::new(AtomicBool::new(false));
-    *lock(&state.running_import) = Some(Arc::clone(&cancel));
-    let progress = |event: IngestEvent| {
-        let notice = match event {
-            IngestEvent::Scanned { files, bytes } => {
-                IngestNotice::Scanned { batch: number, files, bytes, paths: shown.clone() }
+/// Starts the runner: takes the queue's jobs in turn for the app's lifetime (the ones left from the last run
+/// first), opening the library when a job needs it, and runs the store's upkeep when idle after writes.
+pub fn start_runner<R: Runtime>(app: &AppHandle<R>) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let state = app.state::<AppState>();
+        let events = |event: QueueEvent| report(&app, event);
+        loop {
+            match state.queue.next(MAINTAIN_AFTER).await {
+                Next::Job(job) => match state.core().await {
+                    Ok(core) => run_one(&state.queue, &core.library, state.data_dir(), job, &events).await,
+                    Err(error) => {
+                        let retry_at_ms = state.queue.fail_to_start(&job, &error.to_string());
+                        emit(
+                            &app,
+                            IngestNotice::Error {
+                                batch: job.id,
+                                kind: error.kind().to_string(),
+                                message: error.to_string(),
+                                retry_at_ms,
+                            },
+                        );
+                        emit_queue(&app);
+                    }
+                },
+                Next::Idle => {
+                    if let Some(core) = state.core_if_open().await {
+                        state.queue.maintain(&core.library, &events).await;
+                    }
+                }
             }
-            IngestEvent::Stage { path, stage } => IngestNotice::Stage { batch: number, path, stage },
-            IngestEvent::Document { path, bytes, outcome } => {
-                IngestNotice::Document { batch: number, path, bytes, outcome }
-            }
-        };
-        emit(app, notice);
-    };
-    let result = match &batch.watched {
-        Some(folder) => quire_app::watch::sync_folder(&core.library, state.data_dir(), folder, &progress)
-            .await
-            .map_err(crate::Error::from),
-        None => {
-            let options = IngestOptions { prune_missing: false, force: batch.force };
-            core.library.ingest(&batch.paths, &options, &progress, Some(&cancel)).await.map_err(crate::Error::from)
         }
-    };
-    *lock(&state.running_import) = None;
-    let report = match result {
-        Ok(report) => report,
-        Err(error) => return fail(error),
-    };
-    if let Some(name) = &batch.collection
-        && let Err(error) = add_to_collection(state, name, &batch.paths)
-    {
-        return fail(error);
-    }
-    let counts = Counts {
-        indexed: report.indexed,
-        unchanged: report.unchanged,
-        failed: report.failed,
-        removed: report.removed,
-        moved: report.moved,
-    };
-    tracing::info!(batch = number, indexed = counts.indexed, failed = counts.failed, "import done");
-    emit(app, finished(number, counts, cancel.load(Ordering::Relaxed), started.elapsed().as_secs_f64()));
+    });
 }
 
-fn add_to_collection(state: &AppState, name: &str, paths: &[PathBuf]) -> crate::Result<()> {
-    let mut collections = quire_core::collections::Collections::load(state.data_dir())?;
-    collections.add(name, paths)?;
-    collections.save()?;
-    Ok(())
+fn report<R: Runtime>(app: &AppHandle<R>, event: QueueEvent) {
+    match event {
+        QueueEvent::Started { .. } => emit_queue(app),
+        QueueEvent::Progress { job, event } => {
+            let batch = job.id;
+            let notice = match event {
+                IngestEvent::Scanned { files, bytes } => {
+                    IngestNotice::Scanned { batch, files, bytes, paths: job.kind.paths() }
+                }
+                IngestEvent::Stage { path, stage } => IngestNotice::Stage { batch, path, stage },
+                IngestEvent::Document { path, bytes, outcome } => {
+                    IngestNotice::Document { batch, path, bytes, outcome }
+                }
+            };
+            emit(app, notice);
+        }
+        QueueEvent::Finished { job, report, cancelled, seconds } => {
+            tracing::info!(job = job.id, indexed = report.indexed, failed = report.failed, "indexing job done");
+            emit(
+                app,
+                IngestNotice::Finished {
+                    batch: job.id,
+                    indexed: report.indexed,
+                    unchanged: report.unchanged,
+                    failed: report.failed,
+                    removed: report.removed,
+                    moved: report.moved,
+                    cancelled,
+                    seconds,
+                    background: job.priority == Priority::Background,
+                },
+            );
+            emit_queue(app);
+        }
+        QueueEvent::Failed { job, error, retry_at_ms } => {
+            let (kind, message) = (error.kind().to_string(), error.to_string());
+            emit(app, IngestNotice::Error { batch: job.id, kind, message, retry_at_ms });
+            emit_queue(app);
+        }
+        QueueEvent::Maintained(result) => {
+            if let Err(error) = result {
+                tracing::warn!(%error, "library upkeep failed; tried again after the next writes");
+            }
+        }
+    }
 }

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod error;
 pub mod imports;
 pub mod state;
+pub mod watching;
 
 pub use error::{Error, Result};
 pub use state::AppState;
@@ -53,6 +54,12 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
         .manage(state)
+        // Indexing starts with the app: the jobs left from the last run, then the watched folders' follow.
+        .setup(|app| {
+            imports::start_runner(app.handle());
+            watching::restart(app.handle());
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             app_info,
             choose_files,
@@ -61,6 +68,10 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             library_overview,
             import_paths,
             cancel_imports,
+            queue_state,
+            pause_indexing,
+            retry_documents,
+            settle_given_up,
             reindex_document,
             remove_document,
             open_document,

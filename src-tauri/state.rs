@@ -4,14 +4,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use quire_app::jobs::Queue;
 use quire_app::{OpenOptions, Opened};
 use quire_core::paths::DataDirSource;
 use quire_core::settings::Settings;
 
 use crate::error::{Error, Result};
+use crate::watching::Watching;
 
 /// The shell's managed state.
 pub struct AppState {
@@ -22,13 +24,10 @@ pub struct AppState {
     /// The library and its model worker, opened by the first command that needs them; dropped (and opened
     /// again) when settings change how it is built.
     core: tokio::sync::Mutex<Option<Opened>>,
-    /// Imports run one batch at a time, in the order they were queued (tokio's mutex is fair).
-    pub(crate) import_lock: tokio::sync::Mutex<()>,
-    /// Numbers batches; a batch queued before the last "cancel" does not run.
-    pub(crate) batches: AtomicU64,
-    pub(crate) cancelled_before: AtomicU64,
-    /// The cancel flag of the batch running now.
-    pub(crate) running_import: Mutex<Option<Arc<AtomicBool>>>,
+    /// The durable indexing queue (imports, syncs of watched folders, retries), run by `imports::start_runner`.
+    pub(crate) queue: Queue,
+    /// The live follow of the watched folders.
+    pub(crate) watching: Watching,
     /// Cancel flags of the answers being written, by the request id the UI gave.
     answers: Mutex<HashMap<String, Arc<AtomicBool>>>,
     /// The chat model the worker holds, as far as the shell knows.
@@ -54,15 +53,17 @@ impl AppState {
             tracing::warn!(%error, "using the default settings");
             Settings::default()
         });
+        let (queue, warning) = Queue::open(&data_dir);
+        if let Some(warning) = warning {
+            tracing::warn!(%warning, "indexing queue");
+        }
         Self {
             data_dir,
             data_dir_source,
             settings: Mutex::new(settings),
             core: tokio::sync::Mutex::new(None),
-            import_lock: tokio::sync::Mutex::new(()),
-            batches: AtomicU64::new(0),
-            cancelled_before: AtomicU64::new(0),
-            running_import: Mutex::new(None),
+            queue,
+            watching: Watching::default(),
             answers: Mutex::new(HashMap::new()),
             loaded_chat: Mutex::new(None),
         }
@@ -77,9 +78,9 @@ impl AppState {
         self.data_dir_source
     }
 
-    /// Whether an import is running or queued, or an answer is being written.
+    /// Whether an indexing job is running, or an answer is being written.
     pub fn busy(&self) -> bool {
-        self.import_lock.try_lock().is_err() || !lock(&self.answers).is_empty()
+        self.queue.view().running.is_some() || !lock(&self.answers).is_empty()
     }
 
     pub fn settings(&self) -> Settings {

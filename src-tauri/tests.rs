@@ -208,6 +208,43 @@ fn cancelling_nothing_is_harmless_and_an_empty_import_is_refused() {
 }
 
 #[test]
+fn the_indexing_queue_and_its_pause_outlive_the_app() {
+    let (dir, app, window) = temp_app();
+    invoke_with(&window, "pause_indexing", json!({ "paused": true })).unwrap_or_else(|e| panic!("pause: {e}"));
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, b"notes").unwrap_or_else(|e| panic!("{e}"));
+    let id = invoke_with(&window, "import_paths", json!({ "paths": [notes], "collection": "Notes" }))
+        .unwrap_or_else(|e| panic!("import_paths: {e}"));
+    let queue = invoke(&window, "queue_state").unwrap_or_else(|e| panic!("queue_state: {e}"));
+    assert_eq!(queue["paused"], true);
+    assert_eq!(queue["running"], Value::Null, "a job ran while paused");
+    assert_eq!(queue["jobs"][0]["id"], id);
+    assert_eq!(queue["jobs"][0]["kind"], "import");
+    assert_eq!(queue["jobs"][0]["priority"], "user");
+    assert_eq!(queue["jobs"][0]["collection"], "Notes");
+    drop(window);
+    drop(app);
+
+    // The next start (after a crash as after a quit) finds the job and the pause.
+    let app = self::app(&dir.path().to_string_lossy());
+    let window = main_window(&app);
+    let queue = invoke(&window, "queue_state").unwrap_or_else(|e| panic!("queue_state: {e}"));
+    assert_eq!(queue["paused"], true);
+    assert_eq!(queue["jobs"].as_array().map(Vec::len), Some(1));
+    assert_eq!(queue["jobs"][0]["id"], id);
+
+    invoke(&window, "cancel_imports").unwrap_or_else(|e| panic!("cancel_imports: {e}"));
+    let queue = invoke(&window, "queue_state").unwrap_or_else(|e| panic!("queue_state: {e}"));
+    assert_eq!(queue["jobs"], json!([]));
+    let refusal = invoke_with(&window, "retry_documents", json!({ "paths": [] })).expect_err("an empty retry");
+    assert_eq!(refusal["kind"], "invalid_input");
+    invoke_with(&window, "settle_given_up", json!({ "retry": true })).unwrap_or_else(|e| panic!("settle: {e}"));
+    invoke_with(&window, "pause_indexing", json!({ "paused": false })).unwrap_or_else(|e| panic!("resume: {e}"));
+    let queue = invoke(&window, "queue_state").unwrap_or_else(|e| panic!("queue_state: {e}"));
+    assert_eq!(queue["paused"], false);
+}
+
+#[test]
 fn installed_models_are_listed_with_their_metadata_and_the_starters_are_the_defaults() {
     let (_dir, _app, window) = temp_app();
     let list = invoke(&window, "list_models").unwrap_or_else(|e| panic!("list_models: {e}"));

@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod jobs;
 pub mod watch;
 
 use std::path::PathBuf;

@@ -1,8 +1,9 @@
 //! Keeps the watched folders of a data folder in step with the library while it runs: each folder is compared
 //! with the library at start (changes made while nothing was watching), then its stable changes from
 //! `quire-watch` are synced as they come, and the whole folder is compared again when events may have been
-//! lost and every `rescan_every`. The library's sync does the work: unchanged files cost nothing, renamed and
-//! moved files keep their chunks, documents whose files are gone are removed.
+//! lost and every `rescan_every`. The work goes through the durable queue (`crate::jobs`), so a run killed
+//! midway resumes it; the library's sync does it: unchanged files cost nothing, renamed and moved files keep
+//! their chunks, documents whose files are gone are removed.
 //!
 //! A watched folder that is missing (an unmounted drive) is reported and left alone, never emptied from the
 //! library; it is tried again at the next periodic comparison.
@@ -14,10 +15,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use quire_core::collections::Collections;
+use quire_core::jobs::{JobKind, Priority};
 use quire_core::library::{DocOutcome, IngestEvent, IngestReport, Library};
 use quire_core::watched::{FolderRules, WatchedFolder, WatchedFolders};
-use quire_core::{Error, PathFilter, Result};
-use quire_watch::{Filter, FolderWatch, FsChange, Rules, WatchEvent, WatchMode, WatchOptions};
+use quire_core::{Error, PathFilter, Result, now_ms};
+use quire_watch::{Filter, FolderWatch, Rules, WatchEvent, WatchMode, WatchOptions};
+
+use crate::jobs::{Queue, QueueEvent, drive};
 
 /// How the watched folders are followed.
 #[derive(Debug, Clone)]
@@ -25,11 +29,17 @@ pub struct WatchRunOptions {
     pub watch: WatchOptions,
     /// How often every folder is compared with the library in full.
     pub rescan_every: Duration,
+    /// The store's upkeep runs once the queue has been idle this long after writes.
+    pub maintain_after: Duration,
 }
 
 impl Default for WatchRunOptions {
     fn default() -> Self {
-        WatchRunOptions { watch: WatchOptions::default(), rescan_every: Duration::from_secs(10 * 60) }
+        WatchRunOptions {
+            watch: WatchOptions::default(),
+            rescan_every: Duration::from_secs(10 * 60),
+            maintain_after: Duration::from_secs(30),
+        }
     }
 }
 
@@ -119,13 +129,102 @@ pub async fn sync_folder(
     Ok(report)
 }
 
-struct Followed {
-    folder: WatchedFolder,
-    /// None while the folder cannot be watched.
-    watch: Option<FolderWatch>,
+/// Follows every watched folder of `data_dir` for the queue: starts each folder's watch and queues a comparison
+/// of it with the library at start, after events may have been lost and every `rescan_every`, and queues its
+/// stable changes as they come. Reports how each folder is watched (natively or by polling) and the folders
+/// that cannot be watched now (tried again at the next periodic comparison). Runs until dropped.
+pub async fn follow(
+    queue: &Queue,
+    data_dir: &Path,
+    options: &WatchRunOptions,
+    report: &(dyn Fn(WatchReport) + Send + Sync),
+) -> Result<()> {
+    let folders = WatchedFolders::load(data_dir)?.folders;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, WatchEvent)>();
+    let mut watches: Vec<Option<FolderWatch>> = folders.iter().map(|_| None).collect();
+    let reconcile_all = |watches: &mut Vec<Option<FolderWatch>>, reason: &str| {
+        for (index, folder) in folders.iter().enumerate() {
+            if ensure_watch(folder, &mut watches[index], index, options, &tx, report) {
+                queue_job(queue, JobKind::SyncFolder { folder: folder.path.clone(), reason: reason.into() }, report);
+            }
+        }
+    };
+    reconcile_all(&mut watches, "start");
+    let mut rescan = tokio::time::interval_at(tokio::time::Instant::now() + options.rescan_every, options.rescan_every);
+    loop {
+        tokio::select! {
+            _ = rescan.tick() => reconcile_all(&mut watches, "periodic"),
+            Some((index, event)) = rx.recv() => match event {
+                WatchEvent::Changes(batch) => {
+                    let mut paths: Vec<String> = batch.iter().map(|c| c.path().display().to_string()).collect();
+                    paths.sort();
+                    paths.dedup();
+                    tracing::debug!(paths = paths.len(), "watched changes queued");
+                    queue_job(queue, JobKind::SyncPaths { paths }, report);
+                }
+                WatchEvent::Rescan { reason } => {
+                    let folder = &folders[index];
+                    if ensure_watch(folder, &mut watches[index], index, options, &tx, report) {
+                        queue_job(queue, JobKind::SyncFolder { folder: folder.path.clone(), reason }, report);
+                    }
+                }
+                WatchEvent::Mode(mode) => report(mode_report(&folders[index].path, &mode)),
+            },
+        }
+    }
 }
 
-/// Follows every watched folder of `data_dir` until `stop` completes, reporting each step to `report`.
+fn queue_job(queue: &Queue, kind: JobKind, report: &(dyn Fn(WatchReport) + Send + Sync)) {
+    if let Err(e) = queue.push(kind, Priority::Background) {
+        report(WatchReport::Error { message: format!("could not queue watched changes: {e}") });
+    }
+}
+
+/// Starts the watch of a folder if it is not running (again, if its folder went away and came back); false when
+/// the folder cannot be watched now.
+fn ensure_watch(
+    folder: &WatchedFolder,
+    watch: &mut Option<FolderWatch>,
+    index: usize,
+    options: &WatchRunOptions,
+    tx: &tokio::sync::mpsc::UnboundedSender<(usize, WatchEvent)>,
+    report: &(dyn Fn(WatchReport) + Send + Sync),
+) -> bool {
+    if watch.as_ref().is_some_and(|w| !w.root().is_dir()) {
+        *watch = None;
+    }
+    if watch.is_some() {
+        return true;
+    }
+    if !Path::new(&folder.path).is_dir() {
+        report(WatchReport::Unavailable {
+            folder: folder.path.clone(),
+            reason: "the folder is not there (a drive not mounted?); its documents are kept".into(),
+        });
+        return false;
+    }
+    let started = folder_filter(folder).and_then(|filter| {
+        let tx = tx.clone();
+        FolderWatch::start(filter, options.watch.clone(), move |event| {
+            let _ = tx.send((index, event));
+        })
+        .map_err(|e| Error::InvalidInput(e.to_string()))
+    });
+    match started {
+        Ok(started) => {
+            report(mode_report(&folder.path, started.mode()));
+            *watch = Some(started);
+            true
+        }
+        Err(e) => {
+            report(WatchReport::Unavailable { folder: folder.path.clone(), reason: e.to_string() });
+            false
+        }
+    }
+}
+
+/// Follows every watched folder of `data_dir` and keeps the library in step (see [`follow`]), running the
+/// queue's jobs (kept in the data folder, so a run killed midway resumes them) until `stop` completes.
 pub async fn run_watch(
     library: &Library,
     data_dir: &Path,
@@ -133,137 +232,56 @@ pub async fn run_watch(
     report: &(dyn Fn(WatchReport) + Send + Sync),
     stop: impl Future<Output = ()>,
 ) -> Result<()> {
-    let folders = WatchedFolders::load(data_dir)?.folders;
-    if folders.is_empty() {
+    if WatchedFolders::load(data_dir)?.folders.is_empty() {
         return Err(Error::InvalidInput("no folder is watched: add one with `quire watch add FOLDER`".into()));
     }
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, WatchEvent)>();
-    let mut followed: Vec<Followed> = folders.into_iter().map(|folder| Followed { folder, watch: None }).collect();
-    for index in 0..followed.len() {
-        start_and_reconcile(library, data_dir, options, &mut followed, index, &tx, report, "start").await;
+    let (queue, warning) = Queue::open(data_dir);
+    if let Some(message) = warning {
+        report(WatchReport::Error { message });
     }
-
-    tokio::pin!(stop);
-    let mut rescan = tokio::time::interval_at(tokio::time::Instant::now() + options.rescan_every, options.rescan_every);
-    loop {
-        tokio::select! {
-            () = &mut stop => return Ok(()),
-            _ = rescan.tick() => {
-                for index in 0..followed.len() {
-                    start_and_reconcile(library, data_dir, options, &mut followed, index, &tx, report, "periodic")
-                        .await;
-                }
-            }
-            Some((index, event)) = rx.recv() => {
-                let mut changes = Vec::new();
-                let mut rescans = Vec::new();
-                let mut next = Some((index, event));
-                // Everything already waiting goes into one sync, so a move reported in two batches is still
-                // seen as one.
-                while let Some((index, event)) = next {
-                    match event {
-                        WatchEvent::Changes(batch) => changes.extend(batch),
-                        WatchEvent::Rescan { reason } => rescans.push((index, reason)),
-                        WatchEvent::Mode(mode) => report(mode_report(&followed[index].folder.path, &mode)),
-                    }
-                    next = rx.try_recv().ok();
-                }
-                if !changes.is_empty() {
-                    sync_changes(library, &followed, changes, report).await;
-                }
-                rescans.dedup_by_key(|(index, _)| *index);
-                for (index, reason) in rescans {
-                    start_and_reconcile(library, data_dir, options, &mut followed, index, &tx, report, &reason).await;
-                }
-            }
-        }
+    let events = |event: QueueEvent| queue_report(event, report);
+    tokio::select! {
+        () = stop => Ok(()),
+        result = follow(&queue, data_dir, options, report) => result,
+        () = drive(&queue, library, data_dir, options.maintain_after, &events) => Ok(()),
     }
 }
 
-/// Starts the watch of a folder if it is not running, then compares the folder with the library.
-#[allow(clippy::too_many_arguments)]
-async fn start_and_reconcile(
-    library: &Library,
-    data_dir: &Path,
-    options: &WatchRunOptions,
-    followed: &mut [Followed],
-    index: usize,
-    tx: &tokio::sync::mpsc::UnboundedSender<(usize, WatchEvent)>,
-    report: &(dyn Fn(WatchReport) + Send + Sync),
-    reason: &str,
-) {
-    let entry = &mut followed[index];
-    let folder = entry.folder.path.clone();
-    if entry.watch.as_ref().is_some_and(|w| !w.root().is_dir()) {
-        entry.watch = None;
-    }
-    if entry.watch.is_none() {
-        let started = folder_filter(&entry.folder).and_then(|filter| {
-            let tx = tx.clone();
-            FolderWatch::start(filter, options.watch.clone(), move |event| {
-                let _ = tx.send((index, event));
-            })
-            .map_err(|e| Error::InvalidInput(e.to_string()))
-        });
-        match started {
-            Ok(watch) => {
-                report(mode_report(&folder, watch.mode()));
-                entry.watch = Some(watch);
-            }
-            Err(e) => {
-                report(WatchReport::Unavailable { folder, reason: e.to_string() });
-                return;
+/// The watch run's view of the queue's events: comparisons of folders, documents that changed (unchanged
+/// files are not reported), errors.
+pub fn queue_report(event: QueueEvent, report: &(dyn Fn(WatchReport) + Send + Sync)) {
+    match event {
+        QueueEvent::Started { job } => {
+            if let JobKind::SyncFolder { folder, reason } = &job.kind {
+                report(WatchReport::Reconciling { folder: folder.clone(), reason: reason.clone() });
             }
         }
-    }
-    report(WatchReport::Reconciling { folder: folder.clone(), reason: reason.to_string() });
-    let progress = |event: IngestEvent| document_report(event, report);
-    match sync_folder(library, data_dir, &entry.folder, &progress).await {
-        Ok(r) => {
-            if r.indexed + r.moved + r.removed > 0
-                && let Err(e) = library.store().maintain().await
-            {
-                report(WatchReport::Error { message: format!("library upkeep failed: {e}") });
-            }
-            report(WatchReport::Reconciled {
-                folder,
-                indexed: r.indexed,
-                unchanged: r.unchanged,
-                moved: r.moved,
-                removed: r.removed,
-                failed: r.failed,
-            });
+        QueueEvent::Progress { event: IngestEvent::Document { path, outcome, .. }, .. }
+            if outcome != DocOutcome::Unchanged =>
+        {
+            report(WatchReport::Document { path, outcome })
         }
-        Err(e) => report(WatchReport::Error { message: format!("{folder}: {e}") }),
-    }
-}
-
-fn document_report(event: IngestEvent, report: &(dyn Fn(WatchReport) + Send + Sync)) {
-    if let IngestEvent::Document { path, outcome, .. } = event
-        && outcome != DocOutcome::Unchanged
-    {
-        report(WatchReport::Document { path, outcome });
-    }
-}
-
-/// Syncs the changed paths of one or more folders in one go (a move between two watched folders keeps its
-/// chunks too).
-async fn sync_changes(
-    library: &Library,
-    followed: &[Followed],
-    changes: Vec<FsChange>,
-    report: &(dyn Fn(WatchReport) + Send + Sync),
-) {
-    let mut paths: Vec<PathBuf> = changes.iter().map(|c| c.path().to_path_buf()).collect();
-    paths.sort();
-    paths.dedup();
-    let filters = match followed.iter().map(|f| folder_filter(&f.folder)).collect::<Result<Vec<_>>>() {
-        Ok(filters) => Filters(filters),
-        Err(e) => return report(WatchReport::Error { message: e.to_string() }),
-    };
-    tracing::debug!(paths = paths.len(), "syncing watched changes");
-    let progress = |event: IngestEvent| document_report(event, report);
-    if let Err(e) = library.sync(&paths, &filters, &progress, None).await {
-        report(WatchReport::Error { message: format!("could not apply changes: {e}") });
+        QueueEvent::Progress { .. } => {}
+        QueueEvent::Finished { job, report: r, .. } => {
+            if let JobKind::SyncFolder { folder, .. } = &job.kind {
+                report(WatchReport::Reconciled {
+                    folder: folder.clone(),
+                    indexed: r.indexed,
+                    unchanged: r.unchanged,
+                    moved: r.moved,
+                    removed: r.removed,
+                    failed: r.failed,
+                });
+            }
+        }
+        QueueEvent::Failed { job, error, retry_at_ms } => {
+            let then = match retry_at_ms {
+                Some(at) => format!("; tried again in {} s", ((at - now_ms()) / 1000).max(0)),
+                None => String::new(),
+            };
+            report(WatchReport::Error { message: format!("{}: {error}{then}", job.kind.paths().join(", ")) });
+        }
+        QueueEvent::Maintained(Err(e)) => report(WatchReport::Error { message: format!("library upkeep failed: {e}") }),
+        QueueEvent::Maintained(Ok(())) => {}
     }
 }

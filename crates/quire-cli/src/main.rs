@@ -243,6 +243,7 @@ async fn watch_run(cli: &Cli, json: bool, stable_for: f64, rescan_every: f64, po
             ..quire_watch::WatchOptions::default()
         },
         rescan_every: seconds(rescan_every * 60.0, "--rescan-every")?,
+        ..Default::default()
     };
     let library = quire_app::open_library(&options).await?;
     let report = move |event: quire_app::watch::WatchReport| output::print_watch(&event, json);

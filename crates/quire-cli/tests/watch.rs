@@ -134,6 +134,7 @@ async fn with_watch<F: Future<Output = ()>>(library: &Library, data: &Path, repo
     let options = WatchRunOptions {
         watch: quire_watch::WatchOptions { stable_for: Duration::from_millis(500), ..Default::default() },
         rescan_every: Duration::from_secs(3600),
+        ..Default::default()
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let sink = Arc::clone(reports);

@@ -22,6 +22,7 @@ use crate::analyze;
 use crate::chunk::{self, ChunkParams, PlannedChunk, Prepared, UnitCounts};
 use crate::error::{Error, ExtractError, Result};
 use crate::fusion::{Fusion, fuse};
+use crate::gate::Gate;
 use crate::traits::{ChunkRow, Embedder, Extractor, PathFilter, SearchFilter, Store};
 use crate::types::now_ms;
 use crate::types::{Chunk, DocStatus, DocumentRecord, ExtractedDoc, Format, Hit, LibraryStats, SearchMode};
@@ -248,6 +249,8 @@ pub struct Library {
     extractor: Arc<dyn Extractor>,
     config: LibraryConfig,
     counts: tokio::sync::Mutex<CountCache>,
+    /// Passed before each document of an ingest (pause, answers being written).
+    gate: Arc<Gate>,
 }
 
 /// The id of the document stored for a path (or any other source key).
@@ -284,7 +287,19 @@ impl Library {
     ) -> Library {
         config.chunk.max_tokens = config.chunk.max_tokens.min(embedder.info().max_tokens).max(16);
         config.chunk.special_tokens = embedder.info().special_tokens;
-        Library { store, embedder, extractor, config, counts: tokio::sync::Mutex::new(CountCache::default()) }
+        Library {
+            store,
+            embedder,
+            extractor,
+            config,
+            counts: tokio::sync::Mutex::new(CountCache::default()),
+            gate: Arc::new(Gate::default()),
+        }
+    }
+
+    /// The gate the library's ingests pass before each document: pause indexing, or hold it while answering.
+    pub fn gate(&self) -> &Arc<Gate> {
+        &self.gate
     }
 
     pub fn config(&self) -> &LibraryConfig {
@@ -499,8 +514,10 @@ impl Library {
                     .map(|file| {
                         let previous = existing.get(&file.key).cloned();
                         let shared = Arc::clone(&shared);
-                        progress(IngestEvent::Stage { path: file.key.clone(), stage: IngestStage::Extracting });
+                        let gate = Arc::clone(&self.gate);
                         async move {
+                            gate.pass(cancel).await;
+                            progress(IngestEvent::Stage { path: file.key.clone(), stage: IngestStage::Extracting });
                             let stage = extract_one(&file, previous.as_ref(), &shared).await;
                             Extracted { file, existing: previous, stage }
                         }
@@ -545,6 +562,7 @@ impl Library {
             let mut truncated = 0u64;
             let mut immediate: Vec<(String, u64, DocOutcome)> = Vec::new();
             while let Some(item) = extract_rx.recv().await {
+                self.gate.pass(cancel).await;
                 if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
                     break;
                 }
@@ -1048,6 +1066,22 @@ mod tests {
         let again = ingest(&f, false).await;
         assert_eq!((again.indexed, again.unchanged), (0, 2));
         assert_eq!(f.embedder.embed_calls.load(Ordering::Relaxed), calls, "an unchanged file was embedded again");
+    }
+
+    #[tokio::test]
+    async fn a_paused_library_indexes_nothing_until_resumed() {
+        let f = fixture();
+        write(f.dir.path(), "a.txt", "Penguins live in Antarctica.");
+        write(f.dir.path(), "b.txt", "Camels cross the desert.");
+        f.library.gate().set_paused(true);
+        let resume = async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            assert_eq!(f.embedder.embed_calls.load(Ordering::Relaxed), 0, "embedded while paused");
+            assert!(f.library.documents().await.expect("docs").is_empty(), "written while paused");
+            f.library.gate().set_paused(false);
+        };
+        let (report, ()) = tokio::join!(ingest(&f, false), resume);
+        assert_eq!(report.indexed, 2);
     }
 
     #[tokio::test]
