@@ -504,6 +504,8 @@ pub struct InstalledModel {
     pub model: quire_models::InstalledModel,
     pub is_default: bool,
     pub loaded: bool,
+    /// Whether it fits this machine with the runtime settings (None: its header could not be planned).
+    pub fit: Option<quire_models::Verdict>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -511,6 +513,18 @@ pub struct ModelList {
     pub dir: String,
     pub models: Vec<InstalledModel>,
     pub broken: Vec<quire_models::BrokenModel>,
+    /// This machine's memory, in words.
+    pub machine: MachineSummary,
+    /// The chat, embedding and reranker models of the settings loaded together, against this machine (None:
+    /// one of them is missing).
+    pub together: Option<quire_app::fit::Together>,
+}
+
+/// This machine's RAM and GPUs, in words.
+#[derive(Debug, Clone, Serialize)]
+pub struct MachineSummary {
+    pub ram: String,
+    pub gpu: String,
 }
 
 /// The GGUF models in the models folder, with their metadata, which ones the settings choose and which are
@@ -525,6 +539,7 @@ pub async fn list_models(state: State<'_, AppState>) -> Result<ModelList> {
     let reranker = options.rerank_model_path();
     let library_open = state.core_if_open().await.is_some();
     let loaded_chat = lock(&state.loaded_chat).clone();
+    let machine = quire_models::Machine::detect();
     let models = models
         .into_iter()
         .map(|model| {
@@ -534,10 +549,13 @@ pub async fn list_models(state: State<'_, AppState>) -> Result<ModelList> {
                 quire_models::ModelRole::Embedding => (path == embedding, path == embedding && library_open),
                 quire_models::ModelRole::Reranker => (path == reranker, false),
             };
-            InstalledModel { model, is_default, loaded }
+            let fit = quire_app::fit::assess(&model.path, &options, &machine).ok();
+            InstalledModel { model, is_default, loaded, fit }
         })
         .collect();
-    Ok(ModelList { dir: dir.display().to_string(), models, broken })
+    let together = quire_app::fit::together(&options, &machine).ok();
+    let summary = MachineSummary { ram: machine.ram_summary(), gpu: machine.gpu_summary() };
+    Ok(ModelList { dir: dir.display().to_string(), models, broken, machine: summary, together })
 }
 
 /// Loads a chat model into memory now, with the runtime settings.
@@ -546,9 +564,29 @@ pub async fn load_model(state: State<'_, AppState>, path: String) -> Result<()> 
     let core = state.core().await?;
     let mut chat = core.options.chat_options()?;
     chat.model = PathBuf::from(&path);
+    refuse_unless_it_fits(&core.options, &chat.model)?;
     LlamaGenerator::new(std::sync::Arc::clone(&core.models), chat).info().await?;
     *lock(&state.loaded_chat) = Some(PathBuf::from(path));
     Ok(())
+}
+
+/// Refuses a chat model that would not fit in memory beside the embedding model (and reranker), saying what
+/// to change; a model whose fit cannot be worked out is left to llama.cpp's own checks.
+fn refuse_unless_it_fits(options: &quire_app::OpenOptions, chat_model: &std::path::Path) -> Result<()> {
+    let mut options = options.clone();
+    options.chat.model = chat_model.to_path_buf();
+    let machine = quire_models::Machine::detect();
+    match quire_app::fit::together(&options, &machine) {
+        Ok(together) if !together.budget.fits => {
+            let budget = &together.budget;
+            let mut message = format!("This chat model cannot be loaded beside the others: they {}.", budget.summary);
+            if !budget.advice.is_empty() {
+                message.push_str(&format!(" {}.", budget.advice.join("; ")));
+            }
+            Err(Error::InvalidInput(message))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Frees the chat model's memory; the next question loads it again.

@@ -258,4 +258,13 @@ fn installed_models_are_listed_with_their_metadata_and_the_starters_are_the_defa
     let embed = find("all-MiniLM-L6-v2.q8_0.gguf").unwrap_or_else(|| panic!("no starter embedding model in {list}"));
     assert_eq!((embed["role"].as_str(), embed["is_default"].as_bool()), (Some("embedding"), Some(true)));
     assert!(embed["context_length"].as_u64().is_some_and(|n| n >= 256), "{embed}");
+
+    // Each model's fit on this machine (a CPU build: CPU only), and the starters together.
+    assert_eq!(chat["fit"]["placement"], "cpu", "{chat}");
+    let chat_bytes = &chat["fit"]["estimate"]["total"];
+    assert!(chat_bytes["cpu"].as_u64().is_some_and(|b| b > 100 << 20), "the chat model's memory: {chat_bytes}");
+    assert_eq!(embed["fit"]["placement"], "cpu", "{embed}");
+    assert_eq!(list["together"]["fits"], true, "{list}");
+    assert_eq!(list["together"]["models"].as_array().map(|m| m.len() >= 2), Some(true), "{list}");
+    assert!(list["machine"]["ram"].as_str().is_some_and(|r| !r.is_empty()), "{list}");
 }

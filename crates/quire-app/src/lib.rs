@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod fit;
 pub mod jobs;
 pub mod watch;
 
