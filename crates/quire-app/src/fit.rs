@@ -78,8 +78,8 @@ pub fn together(options: &OpenOptions, machine: &Machine) -> quire_core::Result<
     models.extend(options.rerank_model_path().map(|p| ("reranker", p)));
     let mut planned = Vec::new();
     for (label, path) in &models {
-        let shape = ModelShape::read(path)
-            .map_err(|e| quire_core::Error::InvalidInput(format!("{}: {e}", path.display())))?;
+        let shape =
+            ModelShape::read(path).map_err(|e| quire_core::Error::InvalidInput(format!("{}: {e}", path.display())))?;
         let plan = plan_for(&shape, options);
         planned.push(PlannedModel { label: label.to_string(), shape, plan, fixed_gpu_layers: Some(plan.gpu_layers) });
     }
