@@ -146,7 +146,7 @@ describe('App', () => {
     render(App);
     await user.click(screen.getByRole('button', { name: 'Chat' }));
 
-    ingest({ event: 'queued', batch: 1, paths: ['/tmp/a.pdf'] });
+    ingest({ event: 'queued', batch: 1, paths: ['/tmp/a.pdf'], background: false });
     ingest({ event: 'scanned', batch: 1, files: 1, bytes: 10, paths: ['/tmp/a.pdf'] });
     ingest({ event: 'stage', batch: 1, path: '/tmp/a.pdf', stage: 'embedding' });
 

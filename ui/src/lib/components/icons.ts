@@ -16,6 +16,8 @@ export const ICONS = {
   copy: 'M9 9h10v11H9z M5 15V4h10',
   regenerate: 'M20 11a8 8 0 1 0-2.3 5.7 M20 5v6h-6',
   stop: 'M7 7h10v10H7z',
+  pause: 'M9 6v12 M15 6v12',
+  play: 'M8 5.5v13l10.5-6.5z',
   send: 'M12 19V5 M6 11l6-6 6 6',
   close: 'M6 6l12 12 M18 6L6 18',
   open: 'M14 4h6v6 M20 4l-9 9 M18 14v4a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h4',

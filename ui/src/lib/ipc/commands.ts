@@ -14,11 +14,13 @@ import type {
   ConversationSummary,
   DocumentView,
   ExportFormat,
+  FolderStatus,
   Hit,
   IngestNotice,
   LibraryOverview,
   ModelList,
   ModelRole,
+  QueueView,
   SavedSettings,
   Scope,
   Settings,
@@ -50,8 +52,9 @@ export function changeDataDir(path: string): Promise<Relocation> {
 }
 
 /**
- * Watches a folder (in `collection` when given): it is imported now, and synced at every start and by
- * {@link syncWatched}. Resolves with the batch number of its import.
+ * Watches a folder (in `collection` when given): it is imported now, then followed live by the app (changes
+ * indexed within seconds of a file becoming stable) and compared in full at every start. Resolves with the
+ * job id of its first import.
  */
 export function watchFolder(path: string, collection?: string): Promise<number> {
   return call<number>('watch_folder', { path, collection: collection ?? null });
@@ -62,7 +65,11 @@ export function unwatchFolder(path: string): Promise<void> {
   return call<void>('unwatch_folder', { path });
 }
 
-/** Syncs every watched folder (new and changed files indexed, deleted ones removed); the batch numbers. */
+/**
+ * Compares every watched folder with the library now (new and changed files indexed, deleted ones removed);
+ * resolves with the job ids. The app does this by itself at start and follows the folders live: this is the
+ * user's "Sync now".
+ */
 export function syncWatched(): Promise<number[]> {
   return call<number[]>('sync_watched');
 }
@@ -86,16 +93,45 @@ export function getLibraryOverview(): Promise<LibraryOverview> {
 
 /**
  * Queues files and folders (recursively) for import, into `collection` when given, and resolves with the
- * batch number once queued. Progress arrives as `ingest` events ({@link onIngest}). A drop on the window
+ * job id once queued (saved in the data folder: it runs even if the app is closed first). Progress arrives as `ingest` events ({@link onIngest}). A drop on the window
  * and the Add buttons both end here.
  */
 export function importPaths(paths: string[], collection?: string): Promise<number> {
   return call<number>('import_paths', { paths, collection: collection ?? null });
 }
 
-/** Stops the running import after the current document and drops the queued ones. */
+/**
+ * Stops the running job after the current document and drops the queued ones (background syncs included;
+ * the watched folders are compared again at the next start). Rejects when the queue cannot be saved.
+ */
 export function cancelImports(): Promise<void> {
   return call<void>('cancel_imports');
+}
+
+/** The indexing queue: paused or not, the jobs waiting and running, the jobs set aside after failing. */
+export function getQueueState(): Promise<QueueView> {
+  return call<QueueView>('queue_state');
+}
+
+/**
+ * Pauses indexing (the running job stops before its next document, nothing else starts) or resumes it. Kept
+ * across restarts. The queue's new state also arrives as a `queue` event ({@link onQueue}).
+ */
+export function pauseIndexing(paused: boolean): Promise<void> {
+  return call<void>('pause_indexing', { paused });
+}
+
+/**
+ * Tries failed documents again now, before background work (their automatic retries start over); resolves
+ * with the job id. Progress arrives as `ingest` events.
+ */
+export function retryDocuments(paths: string[]): Promise<number> {
+  return call<number>('retry_documents', { paths });
+}
+
+/** Runs the jobs set aside after failing five times again (`retry: true`), or forgets them. */
+export function settleGivenUp(retry: boolean): Promise<void> {
+  return call<void>('settle_given_up', { retry });
 }
 
 /** Indexes a document again, even if unchanged (progress arrives as `ingest` events). */
@@ -146,6 +182,16 @@ export function removeCollection(name: string): Promise<void> {
 /** Import progress, broadcast to every window. */
 export function onIngest(handler: (notice: IngestNotice) => void): Promise<() => void> {
   return listen<IngestNotice>('ingest', handler);
+}
+
+/** The indexing queue's state whenever it changes (pause, a job queued, started or ended, jobs set aside). */
+export function onQueue(handler: (queue: QueueView) => void): Promise<() => void> {
+  return listen<QueueView>('queue', handler);
+}
+
+/** How every watched folder is followed (path → status), whenever one of them changes. */
+export function onWatching(handler: (watching: Record<string, FolderStatus>) => void): Promise<() => void> {
+  return listen<Record<string, FolderStatus>>('watching', handler);
 }
 
 // Conversations ------------------------------------------------------------------------------------------

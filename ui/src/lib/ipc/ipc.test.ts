@@ -7,7 +7,7 @@ const tauri = vi.hoisted(() => ({
 }));
 vi.mock('@tauri-apps/api/core', () => tauri);
 
-import { getAppInfo, IpcError, toIpcError } from '$lib/ipc';
+import { getAppInfo, getQueueState, IpcError, pauseIndexing, retryDocuments, settleGivenUp, toIpcError } from '$lib/ipc';
 
 beforeEach(() => {
   tauri.invoke.mockReset();
@@ -46,6 +46,24 @@ describe('getAppInfo', () => {
 
     await expect(getAppInfo()).rejects.toMatchObject({ kind: 'no_backend' });
     expect(tauri.invoke).not.toHaveBeenCalled();
+  });
+});
+
+describe('the indexing queue commands', () => {
+  it('call Rust with the argument names its commands take', async () => {
+    tauri.invoke.mockResolvedValue(undefined);
+    await pauseIndexing(true);
+    expect(tauri.invoke).toHaveBeenLastCalledWith('pause_indexing', { paused: true });
+    tauri.invoke.mockResolvedValue(7);
+    await expect(retryDocuments(['/a.pdf'])).resolves.toBe(7);
+    expect(tauri.invoke).toHaveBeenLastCalledWith('retry_documents', { paths: ['/a.pdf'] });
+    tauri.invoke.mockResolvedValue(undefined);
+    await settleGivenUp(false);
+    expect(tauri.invoke).toHaveBeenLastCalledWith('settle_given_up', { retry: false });
+    const view = { paused: false, running: null, jobs: [], given_up: [] };
+    tauri.invoke.mockResolvedValue(view);
+    await expect(getQueueState()).resolves.toEqual(view);
+    expect(tauri.invoke).toHaveBeenLastCalledWith('queue_state', undefined);
   });
 });
 

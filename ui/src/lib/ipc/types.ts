@@ -68,9 +68,23 @@ export interface LibraryOverview {
   documents: DocumentRecord[];
   /** Collection name → the paths (files or folders) it holds. */
   collections: Record<string, string[]>;
-  /** The watched folders (synced at start-up and on request), sorted by path. */
+  /** The watched folders (followed live while the app runs, compared in full at every start), sorted by path. */
   watched: WatchedFolder[];
+  /** How each watched folder is followed now, by path (src-tauri watching.rs); later changes come as `watching` events. */
+  watching: Record<string, FolderStatus>;
 }
+
+/**
+ * How a watched folder is followed now (src-tauri watching.rs `FolderStatus`, tagged by `mode`); the `watching`
+ * event carries every folder's status (path → status) whenever one changes.
+ */
+export type FolderStatus =
+  /** The system reports changes as they happen. */
+  | { mode: 'native' }
+  /** The folder is scanned every few seconds (a network drive, or the system's watch limit reached): why. */
+  | { mode: 'poll'; reason: string }
+  /** The folder cannot be watched now (missing, unreadable): why. Its documents stay in the library. */
+  | { mode: 'unavailable'; reason: string };
 
 /** A folder the library keeps in step with (`WatchedFolder`). */
 export interface WatchedFolder {
@@ -92,19 +106,29 @@ export type DocOutcome =
 export type IngestStage = 'extracting' | 'embedding';
 
 /**
- * The `ingest` event, broadcast to every window while imports run (src-tauri `IngestNotice`, tagged by
- * `event`). One import = one batch; batches queue and run one at a time, in order.
+ * The `ingest` event, broadcast to every window while indexing runs (src-tauri imports.rs `IngestNotice`,
+ * tagged by `event`). Every import, re-index, retry and sync of a watched folder is a job of the durable
+ * indexing queue (see {@link QueueView}); `batch` is the job's id there, kept in the data folder and never
+ * reused, so it is the same across restarts. Jobs run one at a time: the user's first, then background ones,
+ * in queued order. A job left from a previous run (the app was closed or killed) runs again at start; its
+ * `queued` was sent before the window listened, so the UI learns of it from `queue_state`.
  */
 export type IngestNotice =
-  /** A batch was queued: `paths` as the user gave them. `batch` numbers batches from 1 for this run. */
-  | { event: 'queued'; batch: number; paths: string[] }
-  /** A batch started: its files are known (`files` to look at, `bytes` in all). */
+  /**
+   * A job was queued: `paths` as the user gave them (a watched folder for its sync). `background`: a sync of
+   * watched folders or an automatic retry, not something the user just asked for.
+   */
+  | { event: 'queued'; batch: number; paths: string[]; background: boolean }
+  /** A job started: its files are known (`files` to look at, `bytes` in all). */
   | { event: 'scanned'; batch: number; files: number; bytes: number; paths: string[] }
   /** A document entered a stage. */
   | { event: 'stage'; batch: number; path: string; stage: IngestStage }
   /** A document is done (indexed, unchanged, failed or removed); written to the library already. */
   | { event: 'document'; batch: number; path: string; bytes: number; outcome: DocOutcome }
-  /** A batch ended; `cancelled` when the user stopped it. Counts are of this batch. */
+  /**
+   * A job ended; `cancelled` when the user stopped it. Counts are of this job. `background` as in `queued`.
+   * Documents that failed in it are tried again on their own later (three times, 30 s, 2 min, 8 min apart).
+   */
   | {
       event: 'finished';
       batch: number;
@@ -115,9 +139,59 @@ export type IngestNotice =
       moved: number;
       cancelled: boolean;
       seconds: number;
+      background: boolean;
     }
-  /** A batch could not run at all (e.g. the embedding model is missing); nothing was changed. */
-  | { event: 'error'; batch: number; kind: string; message: string };
+  /**
+   * A job could not run as a whole (e.g. the embedding model is missing); nothing was changed. `retry_at_ms`:
+   * when it runs again (ms since the epoch); null when it will not: it was set aside after five tries (then it
+   * is listed in {@link QueueView.given_up}) or cancelled.
+   */
+  | { event: 'error'; batch: number; kind: string; message: string; retry_at_ms: number | null };
+
+// ---------------------------------------------------------------------------------------------------------
+// The indexing queue (quire-core jobs.rs, quire-app jobs.rs)
+
+/** What a job of the indexing queue does (quire-core `JobKind`, tagged by `kind`, flattened into {@link Job}). */
+export type JobKind =
+  /** Files and folders the user added; `force` indexes unchanged files again; the paths join `collection`. */
+  | { kind: 'import'; paths: string[]; force: boolean; collection: string | null }
+  /** A watched folder compared in full with the library (at start, after lost events, now and then, Sync now). */
+  | { kind: 'sync_folder'; folder: string; reason: string }
+  /** Paths under watched folders that changed. */
+  | { kind: 'sync_paths'; paths: string[] }
+  /** Documents that failed, tried again. */
+  | { kind: 'retry'; paths: string[] };
+
+/** Which jobs go first (`Priority`): what the user asked for, before background work. */
+export type JobPriority = 'background' | 'user';
+
+/** A job of the indexing queue (quire-core `Job`). */
+export type Job = JobKind & {
+  /** The `batch` of its `ingest` events. */
+  id: number;
+  priority: JobPriority;
+  queued_ms: number;
+  /** Not run before this time (ms since the epoch): a retry waiting out its delay. */
+  not_before_ms: number;
+  /** Tries that failed as a whole. */
+  attempts: number;
+  last_error: string | null;
+};
+
+/**
+ * `queue_state` and the `queue` event, sent whenever the queue changes (paused or resumed, a job queued,
+ * started or ended, jobs set aside or settled) (quire-app `QueueView`).
+ */
+export interface QueueView {
+  /** The user paused indexing; kept across restarts. */
+  paused: boolean;
+  /** The id of the job running now. */
+  running: number | null;
+  /** Waiting and running jobs, in the order they run. */
+  jobs: Job[];
+  /** Jobs set aside after failing five times, with their last error, for the user to retry or dismiss. */
+  given_up: Job[];
+}
 
 /** A chunk of a document (`Chunk`). Pages are 1-based physical pages, as a PDF viewer numbers them. */
 export interface Chunk {

@@ -3,13 +3,17 @@ import {
   baseName,
   folderOf,
   formatBytes,
+  formatIn,
   formatOfPath,
   formatRemaining,
   isUnder,
+  jobLabel,
   outcomeSummary,
   pageLabel,
   snippet,
 } from '$lib/library/format';
+import { job } from '$lib/library/testing';
+import type { Job } from '$lib/ipc';
 
 describe('library format', () => {
   it('splits paths with either separator', () => {
@@ -67,5 +71,29 @@ describe('library format', () => {
     const cut = snippet(long, 50);
     expect(cut.length).toBeLessThanOrEqual(51);
     expect(cut.endsWith('word…')).toBe(true);
+  });
+
+  it('says when something happens again, from now', () => {
+    const now = 1_000_000;
+    expect(formatIn(now + 3_000, now)).toBe('in a few seconds');
+    expect(formatIn(now - 3_000, now)).toBe('in a few seconds');
+    expect(formatIn(now + 30_000, now)).toBe('in 30 s');
+    expect(formatIn(now + 120_000, now)).toBe('in 2 min');
+    expect(formatIn(now + 32 * 60_000, now)).toBe('in 32 min');
+    expect(formatIn(now + 65 * 60_000, now)).toBe('in 1 h 5 min');
+    expect(formatIn(now + 120 * 60_000, now)).toBe('in 2 h');
+  });
+
+  it('names a job of the indexing queue by what it does', () => {
+    expect(jobLabel(job(1, { paths: ['/a/report.pdf'] }))).toBe('Import of report.pdf');
+    expect(jobLabel(job(1, { paths: ['/a/report.pdf', '/b/notes'] }))).toBe('Import of report.pdf and notes');
+    expect(jobLabel(job(1, { paths: ['/a', '/b', '/c'], force: true } as Partial<Job>))).toBe('Re-index of a and 2 more');
+    expect(jobLabel(job(1, { kind: 'sync_folder', folder: '/home/me/Inbox', reason: 'start' } as Partial<Job>))).toBe(
+      'Sync of the watched folder Inbox',
+    );
+    expect(jobLabel(job(1, { kind: 'sync_paths', paths: ['/w/x.md'] } as Partial<Job>))).toBe(
+      'Changes in watched folders: x.md',
+    );
+    expect(jobLabel(job(1, { kind: 'retry', paths: ['/w/x.md'] } as Partial<Job>))).toBe('Retry of x.md');
   });
 });

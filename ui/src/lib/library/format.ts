@@ -1,5 +1,5 @@
 /** Words and numbers the library shows: names, folders, sizes, pages, dates, durations and summaries. */
-import type { Format } from '../ipc';
+import type { Format, Job } from '../ipc';
 
 /** The last part of a path (either separator), or the path itself. */
 export function baseName(path: string): string {
@@ -107,6 +107,21 @@ export function formatRemaining(seconds: number): string {
   return rest === 0 ? `about ${hours} h` : `about ${hours} h ${rest} min`;
 }
 
+/**
+ * When something happens again, from now: "in a few seconds", "in 30 s", "in 2 min", "in 1 h 5 min" (as in
+ * "Will try again in 2 min").
+ */
+export function formatIn(atMs: number, nowMs: number): string {
+  const seconds = (atMs - nowMs) / 1000;
+  if (!Number.isFinite(seconds) || seconds < 10) return 'in a few seconds';
+  if (seconds < 60) return `in ${Math.round(seconds / 5) * 5} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `in ${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest === 0 ? `in ${hours} h` : `in ${hours} h ${rest} min`;
+}
+
 const dateFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric' });
 
 /** "3 Mar 2025". */
@@ -150,4 +165,29 @@ export function snippet(text: string, max = 280): string {
   const cut = flat.slice(0, max);
   const space = cut.lastIndexOf(' ');
   return `${(space > max * 0.6 ? cut.slice(0, space) : cut).trimEnd()}…`;
+}
+
+/** A list of paths in a few words: "report.pdf", "report.pdf and notes", "report.pdf and 3 more". */
+function namesOf(paths: readonly string[]): string {
+  const [first, second] = paths;
+  if (first === undefined) return 'nothing';
+  if (paths.length === 1) return baseName(first);
+  if (paths.length === 2 && second !== undefined) return `${baseName(first)} and ${baseName(second)}`;
+  return `${baseName(first)} and ${formatCount(paths.length - 1)} more`;
+}
+
+/** What a job of the indexing queue does, in a few words: "Import of report.pdf and 2 more", "Sync of Notes". */
+export function jobLabel(job: Job): string {
+  switch (job.kind) {
+    case 'import':
+      return `${job.force ? 'Re-index' : 'Import'} of ${namesOf(job.paths ?? [])}`;
+    case 'sync_folder':
+      return `Sync of the watched folder ${baseName(job.folder ?? '')}`;
+    case 'sync_paths':
+      return `Changes in watched folders: ${namesOf(job.paths ?? [])}`;
+    case 'retry':
+      return `Retry of ${namesOf(job.paths ?? [])}`;
+    default:
+      return 'Indexing';
+  }
 }

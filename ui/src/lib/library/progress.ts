@@ -3,11 +3,18 @@
  * and how long is left. Plain TypeScript with no Svelte in it: the library store hands it every event and
  * takes a snapshot for the screen a few times a second, so a fast stream of events costs little.
  *
- * A batch names only the paths the person gave (`queued`, `scanned`); a file inside a folder becomes known
- * at its first `stage` or `document` event. Until then a document of the library under one of those paths
- * counts as queued (see `ProgressSnapshot.roots`).
+ * A batch is a job of the indexing queue (its id there, kept across restarts). It names only the paths the
+ * person gave (`queued`, `scanned`); a file inside a folder becomes known at its first `stage` or `document`
+ * event. Until then a document of the library under one of those paths counts as queued (see
+ * `ProgressSnapshot.roots`), except under a background job's paths: a watched folder's sync mostly finds its
+ * files unchanged, so they are not shown as queued.
+ *
+ * The queue's own state (`queue_state` at start, then `queue` events: {@link IngestTracker.applyQueue}) fills
+ * in what the events cannot say: the jobs left from a previous run (their `queued` was sent before the window
+ * listened), jobs queued by the app itself, whether a job is in the background and what kind it is, and the
+ * waiting jobs a cancel dropped.
  */
-import type { DocOutcome, IngestNotice, IngestStage } from '../ipc';
+import type { DocOutcome, IngestNotice, IngestStage, Job, JobKind, QueueView } from '../ipc';
 import { formatOfPath } from './format';
 
 /** What a document is doing in an import, or how its import ended. */
@@ -34,9 +41,15 @@ export interface OutcomeCounts {
   moved: number;
 }
 
+/** What a job does, when the queue has said so (null until then: an import, as far as the UI knows). */
+export type JobKindName = JobKind['kind'];
+
 /** The import running now (or, when none runs, the next one waiting to start). */
 export interface ActiveImport {
   batch: number;
+  /** A sync of watched folders or an automatic retry, not something the person just asked for. */
+  background: boolean;
+  kind: JobKindName | null;
   /** `queued`: waiting for its turn, its files not counted yet. */
   phase: 'queued' | 'running';
   /** The files and folders as given. */
@@ -60,6 +73,8 @@ export interface ActiveImport {
 /** How the latest import that ran to its end ended. */
 export interface FinishedImport {
   batch: number;
+  background: boolean;
+  kind: JobKindName | null;
   counts: OutcomeCounts;
   cancelled: boolean;
   seconds: number;
@@ -68,8 +83,13 @@ export interface FinishedImport {
 /** The latest import that could not run at all. */
 export interface FailedImport {
   batch: number;
+  /** The error's kind (`model_missing`, `io`, …). */
   kind: string;
   message: string;
+  /** When the job runs again (ms since the epoch); null: it will not (set aside after five tries, or cancelled). */
+  retryAt: number | null;
+  background: boolean;
+  job: JobKindName | null;
 }
 
 export interface ProgressSnapshot {
@@ -106,6 +126,8 @@ type Phase = 'queued' | 'running' | 'ended';
 interface Batch {
   batch: number;
   phase: Phase;
+  background: boolean;
+  kind: JobKindName | null;
   roots: string[];
   files: number | null;
   bytes: number | null;
@@ -124,10 +146,35 @@ function isOutcome(status: ImportStatus): boolean {
   return status !== 'queued' && status !== 'extracting' && status !== 'embedding';
 }
 
-function newBatch(batch: number, phase: Phase, now: number): Batch {
+/** The paths a job is about, as `queued` names them. */
+export function jobPaths(job: Job): string[] {
+  return job.kind === 'sync_folder' ? [job.folder] : Array.isArray(job.paths) ? [...job.paths] : [];
+}
+
+/** Whether a job waits out its delay after failing (its error was reported; it is not an import to show). */
+export function isDeferred(job: Job, running: number | null, now: number): boolean {
+  return job.id !== running && job.attempts > 0 && job.not_before_ms > now;
+}
+
+/**
+ * A background job that ended having changed nothing (no document indexed, moved, removed or failed, not
+ * cancelled): it leaves no summary, and nothing in the library to read again.
+ */
+export function isQuietEnd(notice: IngestNotice): boolean {
+  return (
+    notice.event === 'finished' &&
+    notice.background === true &&
+    !notice.cancelled &&
+    notice.indexed + notice.failed + notice.removed + (notice.moved ?? 0) === 0
+  );
+}
+
+function newBatch(batch: number, phase: Phase, now: number, from?: Batch): Batch {
   return {
     batch,
     phase,
+    background: from?.background ?? false,
+    kind: from?.kind ?? null,
     roots: [],
     files: null,
     bytes: null,
@@ -149,6 +196,8 @@ export class IngestTracker {
   #failed: FailedImport | null = null;
   /** The highest batch number that has ended. */
   #lastEnded = 0;
+  /** The queue's state was taken in once (the jobs left from a previous run are known). */
+  #queueSeen = false;
   #version = 0;
 
   /** Changes whenever what the imports say about documents (or which paths they cover) may have changed. */
@@ -175,13 +224,18 @@ export class IngestTracker {
     this.#version += 1;
     switch (notice.event) {
       case 'queued': {
-        const b = this.#batch(notice.batch, 'queued', now);
+        let b = this.#batch(notice.batch, 'queued', now);
+        // An ended job queued again (failed, now due) starts over.
+        if (b.phase === 'ended') b = this.#restart(b, 'queued', now);
+        b.background = notice.background ?? false;
         b.roots = [...notice.paths];
         this.#queueFiles(b);
         return true;
       }
       case 'scanned': {
-        const b = this.#batch(notice.batch, 'running', now);
+        let b = this.#batch(notice.batch, 'running', now);
+        // A job that failed and runs again starts over.
+        if (b.phase === 'ended') b = this.#restart(b, 'running', now);
         b.phase = 'running';
         b.roots = [...notice.paths];
         b.files = notice.files;
@@ -253,9 +307,19 @@ export class IngestTracker {
       }
       case 'finished': {
         const b = this.#batch(notice.batch, 'ended', now);
+        const background = notice.background ?? b.background;
         this.#end(b);
+        if (this.#failed?.batch === notice.batch) this.#failed = null;
+        if (isQuietEnd(notice)) {
+          // A watched folder found as it was, a retry that found nothing: no summary, and no document of
+          // it left to show (each was unchanged, as the library already says).
+          for (const [path, doc] of this.#docs) if (doc.batch === notice.batch) this.#docs.delete(path);
+          return true;
+        }
         this.#finished = {
           batch: notice.batch,
+          background,
+          kind: b.kind,
           counts: {
             indexed: notice.indexed,
             unchanged: notice.unchanged,
@@ -266,16 +330,77 @@ export class IngestTracker {
           cancelled: notice.cancelled,
           seconds: notice.seconds,
         };
-        if (this.#failed && this.#failed.batch < notice.batch) this.#failed = null;
+        // An older job's error goes with it, unless that job is still to be tried again.
+        if (this.#failed && this.#failed.batch < notice.batch && this.#failed.retryAt === null) this.#failed = null;
         return true;
       }
       case 'error': {
         const b = this.#batch(notice.batch, 'ended', now);
         this.#end(b);
-        this.#failed = { batch: notice.batch, kind: notice.kind, message: notice.message };
+        this.#failed = {
+          batch: notice.batch,
+          kind: notice.kind,
+          message: notice.message,
+          retryAt: notice.retry_at_ms ?? null,
+          background: b.background,
+          job: b.kind,
+        };
         if (this.#finished && this.#finished.batch < notice.batch) this.#finished = null;
         return true;
       }
+    }
+  }
+
+  /**
+   * Takes in the queue's state (`queue_state`, `queue` events): each job waiting or running that no event
+   * told of yet is shown as queued (or running), in the queue's order, with its paths; what the queue says
+   * about a known job (background, kind, running) is kept; a job still waiting here that the queue no longer
+   * holds was dropped (a cancel) and ends quietly. A job waiting out its delay after failing is not an import
+   * in progress: the first time (at start, when its error event was missed), its last error is shown, with when
+   * it runs again, unless another error is.
+   */
+  applyQueue(view: QueueView, now = Date.now()): void {
+    this.#version += 1;
+    const first = !this.#queueSeen;
+    this.#queueSeen = true;
+    const jobs = Array.isArray(view.jobs) ? view.jobs : [];
+    const running = view.running ?? null;
+    const held = new Set<number>();
+    for (const job of jobs) {
+      held.add(job.id);
+      const background = job.priority === 'background';
+      let b = this.#batches.get(job.id);
+      if (isDeferred(job, running, now)) {
+        if (first && !b && this.#failed === null && job.last_error) {
+          this.#failed = {
+            batch: job.id,
+            kind: 'job_failed',
+            message: job.last_error,
+            retryAt: job.not_before_ms,
+            background,
+            job: job.kind,
+          };
+        }
+        continue;
+      }
+      const isRunning = job.id === running;
+      if (!b) {
+        b = newBatch(job.id, isRunning ? 'running' : 'queued', now);
+        b.roots = jobPaths(job);
+      } else if (b.phase === 'ended') {
+        // Only a job running now is taken up again (a view a moment old may still list one that has ended).
+        if (!isRunning) continue;
+        b = this.#restart(b, 'running', now);
+        b.roots = jobPaths(job);
+      }
+      b.background = background;
+      b.kind = job.kind;
+      if (isRunning && b.phase === 'queued') b.phase = 'running';
+      this.#batches.set(job.id, b);
+      this.#queueFiles(b);
+    }
+    for (const b of this.#batches.values()) {
+      if (b.phase === 'queued' && !held.has(b.batch)) this.#end(b);
     }
   }
 
@@ -313,11 +438,12 @@ export class IngestTracker {
     for (const b of this.#batches.values()) {
       if (b.phase === 'ended') continue;
       open += 1;
-      roots.push(...b.roots);
+      if (!b.background) roots.push(...b.roots);
+      // The running one, else the one to run next: the person's jobs before background ones, then by id.
       if (
         active === null ||
         (b.phase === 'running' && active.phase !== 'running') ||
-        (b.phase === active.phase && b.batch < active.batch)
+        (b.phase === active.phase && (Number(b.background) - Number(active.background) || b.batch - active.batch) < 0)
       ) {
         active = b;
       }
@@ -342,8 +468,17 @@ export class IngestTracker {
     return b;
   }
 
-  /** The files given by name are queued (a folder's files become known one by one). */
+  /** A batch that ended begins again (a job that failed runs again): what it did before is forgotten. */
+  #restart(b: Batch, phase: Phase, now: number): Batch {
+    const fresh = newBatch(b.batch, phase, now, b);
+    fresh.roots = b.roots;
+    this.#batches.set(b.batch, fresh);
+    return fresh;
+  }
+
+  /** The files given by name are queued (a folder's files become known one by one); not for background jobs. */
   #queueFiles(b: Batch): void {
+    if (b.background) return;
     for (const path of b.roots) {
       if (formatOfPath(path) === null) continue;
       const doc = this.#docs.get(path);
@@ -399,6 +534,8 @@ export class IngestTracker {
 
     return {
       batch: b.batch,
+      background: b.background,
+      kind: b.kind,
       phase: b.phase === 'running' ? 'running' : 'queued',
       roots: b.roots,
       files: b.files,

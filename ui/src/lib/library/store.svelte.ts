@@ -1,6 +1,7 @@
 /**
  * The library's state and everything the library screen asks Rust for: the overview (documents, statistics,
- * collections), imports and their progress, the actions on a document, collections and the library search.
+ * collections, watched folders and how each is followed), imports and their progress, the indexing queue
+ * (paused, jobs set aside), the actions on a document, collections and the library search.
  *
  * The app shell keeps one store for the app's lifetime and starts it at once, so import progress is followed
  * on every screen and a drop on any screen imports. Components read the fields (they are reactive) and call
@@ -11,28 +12,37 @@ import {
   chooseFiles,
   chooseFolder,
   getLibraryOverview,
+  getQueueState,
   importPaths,
   onIngest,
+  onQueue,
+  onWatching,
   openDocument,
+  pauseIndexing,
   reindexDocument,
   removeCollection,
   removeDocument,
+  retryDocuments,
   revealDocument,
   searchLibrary,
   setCollection,
+  settleGivenUp,
   syncWatched,
   toIpcError,
   unwatchFolder,
   watchFolder,
   type DocumentRecord,
+  type FolderStatus,
   type Hit,
   type IngestNotice,
   type IpcError,
+  type Job,
   type LibraryOverview,
+  type QueueView,
   type WatchedFolder,
 } from '../ipc';
 import { baseName } from './format';
-import { IDLE, IngestTracker, type ImportDoc, type ProgressSnapshot } from './progress';
+import { IDLE, IngestTracker, isQuietEnd, type ImportDoc, type ProgressSnapshot } from './progress';
 import { mergeRows, type LibraryRow } from './rows';
 
 export type LoadState = 'idle' | 'loading' | 'ready' | 'error';
@@ -63,7 +73,20 @@ function normalize(value: unknown): LibraryOverview {
   };
   const collections = v.collections && typeof v.collections === 'object' ? v.collections : {};
   const watched = Array.isArray(v.watched) ? v.watched : [];
-  return { stats, documents, collections, watched };
+  const watching = v.watching && typeof v.watching === 'object' ? v.watching : {};
+  return { stats, documents, collections, watched, watching };
+}
+
+/** Reads the queue's state defensively (null when it is not shaped like one). */
+function normalizeQueue(value: unknown): QueueView | null {
+  if (!value || typeof value !== 'object') return null;
+  const v = value as Partial<QueueView>;
+  return {
+    paused: v.paused === true,
+    running: typeof v.running === 'number' ? v.running : null,
+    jobs: Array.isArray(v.jobs) ? v.jobs : [],
+    given_up: Array.isArray(v.given_up) ? v.given_up : [],
+  };
 }
 
 export class LibraryStore {
@@ -76,6 +99,14 @@ export class LibraryStore {
   progress = $state.raw<ProgressSnapshot>(IDLE);
   /** Cancel was asked for and the imports have not ended yet. */
   cancelling = $state(false);
+  /** The indexing queue as Rust last said (null until known): paused or not, jobs waiting, jobs set aside. */
+  queue = $state.raw<QueueView | null>(null);
+  /** Pause or Resume was asked for and Rust has not answered yet. */
+  pausing = $state(false);
+  /** Retry or Dismiss of the jobs set aside was asked for and Rust has not answered yet. */
+  settling = $state(false);
+  /** How each watched folder is followed now, by path (the overview's word, then `watching` events). */
+  watching = $state.raw<Record<string, FolderStatus>>({});
   /** A file or folder picker is open. */
   choosing = $state(false);
   problem = $state.raw<Problem | null>(null);
@@ -107,6 +138,15 @@ export class LibraryStore {
     new Map((this.overview?.watched ?? []).map((w) => [w.path, w])),
   );
 
+  /** Indexing is paused (kept across restarts): nothing is indexed until Resume. */
+  readonly paused: boolean = $derived(this.queue?.paused ?? false);
+
+  /** The jobs set aside after failing five times, with their last error. */
+  readonly givenUp: Job[] = $derived(this.queue?.given_up ?? []);
+
+  /** The paths of the failed documents no import is working on now (what "Retry all failed" retries). */
+  readonly failedPaths: string[] = $derived(this.rows.filter((r) => r.status === 'failed' && !r.working).map((r) => r.path));
+
   /** The library is read and holds nothing, and no import has reached a file yet. */
   readonly empty: boolean = $derived(this.overview !== null && this.rows.length === 0);
 
@@ -114,17 +154,19 @@ export class LibraryStore {
   #published = -1;
   #users = 0;
   #listening: object | null = null;
-  #unlisten: (() => void) | null = null;
+  #unlisten: (() => void)[] = [];
   #timer: ReturnType<typeof setTimeout> | null = null;
   #ticker: ReturnType<typeof setInterval> | null = null;
   #loadSeq = 0;
   #searchSeq = 0;
-  /** The watched folders were synced since the app started. */
-  #synced = false;
+  /** Counts the queue states received, so an answer to `queue_state` older than an event is not used. */
+  #queueSeq = 0;
 
   /**
-   * Follows the `ingest` events until every caller has called the function returned. Outside the app (no
-   * events to follow) it does nothing.
+   * Follows the `ingest`, `queue` and `watching` events until every caller has called the function returned,
+   * and, once listening, reads the queue's state: the jobs left from a previous run (resumed at start, their
+   * `queued` sent before the window listened) show as queued, and a pause kept from the last run shows.
+   * Outside the app (no events to follow) it does nothing.
    */
   start(): () => void {
     this.#users += 1;
@@ -141,24 +183,44 @@ export class LibraryStore {
   #listen(): void {
     const token = {};
     this.#listening = token;
-    Promise.resolve()
-      .then(() => onIngest((notice) => this.receive(notice)))
-      .then(
-        (unlisten) => {
-          const stop = typeof unlisten === 'function' ? unlisten : null;
-          if (this.#listening === token) this.#unlisten = stop;
-          else stop?.();
-        },
-        () => {
-          // Not in the app: there are no imports to follow.
-        },
-      );
+    const follow = (subscribe: () => Promise<() => void>): Promise<boolean> =>
+      Promise.resolve()
+        .then(subscribe)
+        .then(
+          (unlisten) => {
+            const stop = typeof unlisten === 'function' ? unlisten : null;
+            if (this.#listening === token) {
+              if (stop) this.#unlisten.push(stop);
+            } else stop?.();
+            return true;
+          },
+          // Not in the app: there is nothing to follow.
+          () => false,
+        );
+    void Promise.all([
+      follow(() => onIngest((notice) => this.receive(notice))),
+      follow(() => onQueue((view) => this.receiveQueue(view))),
+      follow(() => onWatching((watching) => this.receiveWatching(watching))),
+    ]).then(([ingest]) => {
+      if (ingest && this.#listening === token) void this.#readQueue();
+    });
+  }
+
+  /** Reads the queue's state once listening (what happened before the window listened). */
+  async #readQueue(): Promise<void> {
+    const seq = this.#queueSeq;
+    try {
+      const view = await getQueueState();
+      // A `queue` event that came meanwhile is newer.
+      if (seq === this.#queueSeq) this.receiveQueue(view);
+    } catch {
+      // The progress shown comes from the events alone.
+    }
   }
 
   #stop(): void {
     this.#listening = null;
-    this.#unlisten?.();
-    this.#unlisten = null;
+    for (const stop of this.#unlisten.splice(0)) stop();
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#setTicker(false);
@@ -169,8 +231,9 @@ export class LibraryStore {
     const urgent = this.#tracker.apply(notice, now);
     if (notice.event === 'finished' || notice.event === 'error') {
       if (!this.#tracker.busy) this.cancelling = false;
-      // Documents were written: read the library again (the list keeps the import's word until then).
-      if (notice.event === 'finished') void this.load();
+      // Documents were written: read the library again (the list keeps the import's word until then). A
+      // background job that changed nothing wrote nothing.
+      if (notice.event === 'finished' && !isQuietEnd(notice)) void this.load();
     }
     if (urgent) this.flush(now);
     else if (this.#timer === null) this.#timer = setTimeout(() => this.flush(), PUBLISH_MS);
@@ -197,6 +260,22 @@ export class LibraryStore {
     }
   }
 
+  /** Takes in the queue's state (`queue_state`, or a `queue` event). */
+  receiveQueue(value: QueueView, now = Date.now()): void {
+    const view = normalizeQueue(value);
+    if (!view) return;
+    this.#queueSeq += 1;
+    this.queue = view;
+    this.#tracker.applyQueue(view, now);
+    if (!this.#tracker.busy) this.cancelling = false;
+    this.flush(now);
+  }
+
+  /** Takes in how the watched folders are followed (a `watching` event: every folder, by path). */
+  receiveWatching(watching: Record<string, FolderStatus>): void {
+    if (watching && typeof watching === 'object') this.watching = watching;
+  }
+
   /** The import's word about one document, if any. */
   importOf(path: string): ImportDoc | undefined {
     return this.#importing.docs.get(path);
@@ -213,17 +292,13 @@ export class LibraryStore {
       const overview = normalize(await getLibraryOverview());
       if (seq !== this.#loadSeq) return false;
       this.overview = overview;
+      this.watching = overview.watching;
       this.loadState = 'ready';
       this.loadError = null;
       // Imports that had ended before this read are in it: their documents' stored status says it all now.
       const known = new Set(overview.documents.map((d) => d.path));
       this.#tracker.settle(ended, (path) => known.has(path));
       this.flush();
-      // Changes made to watched folders while Quire was closed are picked up once the library is read.
-      if (!this.#synced && overview.watched.length > 0) {
-        this.#synced = true;
-        void this.syncWatched();
-      }
       return true;
     } catch (reason) {
       if (seq !== this.#loadSeq) return false;
@@ -294,6 +369,48 @@ export class LibraryStore {
     }
   }
 
+  /**
+   * Pauses indexing (the running job stops before its next document, nothing else starts) or resumes it;
+   * kept across restarts. Resolves with whether it was done.
+   */
+  async setPaused(paused: boolean): Promise<boolean> {
+    if (this.pausing) return false;
+    this.pausing = true;
+    this.problem = null;
+    try {
+      await pauseIndexing(paused);
+      // The `queue` event says the same a moment later.
+      if (this.queue) this.queue = { ...this.queue, paused };
+      else this.queue = { paused, running: null, jobs: [], given_up: [] };
+      return true;
+    } catch (reason) {
+      this.problem = { title: paused ? 'Could not pause indexing' : 'Could not resume indexing', error: toIpcError(reason) };
+      return false;
+    } finally {
+      this.pausing = false;
+    }
+  }
+
+  /** Runs the jobs set aside after failing again (`retry`), or forgets them; resolves with whether it was done. */
+  async settleGivenUp(retry: boolean): Promise<boolean> {
+    if (this.settling) return false;
+    this.settling = true;
+    this.problem = null;
+    try {
+      await settleGivenUp(retry);
+      if (this.queue) this.queue = { ...this.queue, given_up: [] };
+      return true;
+    } catch (reason) {
+      this.problem = {
+        title: retry ? 'Could not retry the jobs set aside' : 'Could not dismiss the jobs set aside',
+        error: toIpcError(reason),
+      };
+      return false;
+    } finally {
+      this.settling = false;
+    }
+  }
+
   /** Puts away the summary (or error) of the latest import. */
   dismiss(): void {
     this.#tracker.dismiss();
@@ -304,6 +421,19 @@ export class LibraryStore {
 
   async reindex(path: string): Promise<boolean> {
     return this.#act(`Could not re-index ${baseName(path)}`, () => reindexDocument(path));
+  }
+
+  /** Tries failed documents again now (before background work); resolves with whether it was queued. */
+  async retry(paths: readonly string[]): Promise<boolean> {
+    const list = [...new Set(paths)];
+    if (list.length === 0) return false;
+    const title = list.length === 1 ? `Could not retry ${baseName(list[0]!)}` : 'Could not retry the failed documents';
+    return this.#act(title, () => retryDocuments(list));
+  }
+
+  /** Tries every failed document again now. */
+  async retryAllFailed(): Promise<boolean> {
+    return this.retry(this.failedPaths);
   }
 
   /** Removes a document from the library (not from the disk), then reads the library again. */
@@ -356,7 +486,7 @@ export class LibraryStore {
 
   // Watched folders ----------------------------------------------------------------------------------------
 
-  /** Watches a folder (imported now, synced at start-up and on request); rejects with an IpcError. */
+  /** Watches a folder (imported now, then followed live by the app); rejects with an IpcError. */
   async watch(path: string, collection?: string): Promise<void> {
     try {
       await watchFolder(path, collection);
@@ -373,7 +503,7 @@ export class LibraryStore {
     return done;
   }
 
-  /** Brings every watched folder up to date now. */
+  /** Compares every watched folder with the library now ("Sync now"; the app follows them live by itself). */
   async syncWatched(): Promise<boolean> {
     return this.#act('Could not sync the watched folders', () => syncWatched());
   }

@@ -4,18 +4,27 @@ import {
   chooseFiles,
   chooseFolder,
   getLibraryOverview,
+  getQueueState,
   importPaths,
   onIngest,
+  onQueue,
+  onWatching,
+  pauseIndexing,
   removeDocument,
+  retryDocuments,
   searchLibrary,
+  settleGivenUp,
+  syncWatched,
 } from '$lib/ipc/commands';
-import { IpcError, type IngestNotice } from '$lib/ipc';
+import { IpcError, type FolderStatus, type IngestNotice, type QueueView } from '$lib/ipc';
 import { LibraryStore } from '$lib/library/store.svelte';
-import { doc, overview } from '$lib/library/testing';
+import { doc, job, overview, queueView } from '$lib/library/testing';
 
 vi.mock('$lib/ipc/commands');
 
 let emit: (notice: IngestNotice) => void = () => {};
+let emitQueue: (view: QueueView) => void = () => {};
+let emitWatching: (watching: Record<string, FolderStatus>) => void = () => {};
 const unlisten = vi.fn();
 
 beforeEach(() => {
@@ -24,11 +33,20 @@ beforeEach(() => {
     emit = handler;
     return unlisten;
   });
+  vi.mocked(onQueue).mockImplementation(async (handler) => {
+    emitQueue = handler;
+    return unlisten;
+  });
+  vi.mocked(onWatching).mockImplementation(async (handler) => {
+    emitWatching = handler;
+    return unlisten;
+  });
+  vi.mocked(getQueueState).mockResolvedValue(queueView());
   vi.mocked(getLibraryOverview).mockResolvedValue(overview([]));
 });
 
 async function settled(): Promise<void> {
-  for (let i = 0; i < 5; i++) await Promise.resolve();
+  for (let i = 0; i < 20; i++) await Promise.resolve();
 }
 
 describe('LibraryStore', () => {
@@ -38,12 +56,15 @@ describe('LibraryStore', () => {
     const b = store.start();
     await settled();
     expect(onIngest).toHaveBeenCalledTimes(1);
+    expect(onQueue).toHaveBeenCalledTimes(1);
+    expect(onWatching).toHaveBeenCalledTimes(1);
 
     a();
     a();
     expect(unlisten).not.toHaveBeenCalled();
     b();
-    expect(unlisten).toHaveBeenCalledTimes(1);
+    // The ingest, queue and watching events.
+    expect(unlisten).toHaveBeenCalledTimes(3);
   });
 
   it('shows document statuses from the events and reads the library again when a batch finishes', async () => {
@@ -52,7 +73,7 @@ describe('LibraryStore', () => {
     await store.load();
     await settled();
 
-    emit({ event: 'queued', batch: 1, paths: ['/docs/a.pdf'] });
+    emit({ event: 'queued', batch: 1, paths: ['/docs/a.pdf'], background: false });
     expect(store.progress.active?.phase).toBe('queued');
     expect(store.rows.map((r) => [r.path, r.status])).toEqual([['/docs/a.pdf', 'queued']]);
     expect(store.empty).toBe(false);
@@ -71,7 +92,7 @@ describe('LibraryStore', () => {
       bytes: 100,
       outcome: { status: 'indexed', chunks: 7, tokens: 900, pages: 1 },
     });
-    emit({ event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 0, removed: 0, moved: 0, cancelled: false, seconds: 2 });
+    emit({ event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 0, removed: 0, moved: 0, cancelled: false, seconds: 2, background: false });
     expect(store.progress.finished?.counts.indexed).toBe(1);
     expect(getLibraryOverview).toHaveBeenCalledTimes(2);
     await settled();
@@ -131,7 +152,7 @@ describe('LibraryStore', () => {
     await store.cancel();
     expect(cancelImports).toHaveBeenCalledTimes(1);
     expect(store.cancelling).toBe(true);
-    emit({ event: 'finished', batch: 1, indexed: 0, unchanged: 0, failed: 0, removed: 0, moved: 0, cancelled: true, seconds: 1 });
+    emit({ event: 'finished', batch: 1, indexed: 0, unchanged: 0, failed: 0, removed: 0, moved: 0, cancelled: true, seconds: 1, background: false });
     expect(store.cancelling).toBe(false);
     expect(store.progress.finished?.cancelled).toBe(true);
   });
@@ -166,5 +187,146 @@ describe('LibraryStore', () => {
 
     await store.search('   ');
     expect(store.searched).toBeNull();
+  });
+
+  it('shows the jobs left from the last run, read once listening, and a pause kept from it', async () => {
+    vi.mocked(getQueueState).mockResolvedValue(
+      queueView({
+        paused: true,
+        jobs: [job(41, { paths: ['/docs/a.pdf'] }), job(42, { paths: ['/docs/b.pdf'] })],
+      }),
+    );
+    const store = new LibraryStore();
+    store.start();
+    await settled();
+
+    expect(getQueueState).toHaveBeenCalledTimes(1);
+    expect(vi.mocked(getQueueState).mock.invocationCallOrder[0]).toBeGreaterThan(
+      vi.mocked(onIngest).mock.invocationCallOrder[0]!,
+    );
+    expect(store.paused).toBe(true);
+    expect(store.progress.active).toMatchObject({ batch: 41, phase: 'queued' });
+    expect(store.progress.waiting).toBe(1);
+    expect(store.rows.map((r) => [r.path, r.status])).toEqual([
+      ['/docs/a.pdf', 'queued'],
+      ['/docs/b.pdf', 'queued'],
+    ]);
+
+    // The `queue` event says it resumed.
+    emitQueue(queueView({ paused: false, running: 41, jobs: [job(41), job(42)] }));
+    expect(store.paused).toBe(false);
+    expect(store.progress.active).toMatchObject({ batch: 41, phase: 'running' });
+  });
+
+  it('does not use an answer to queue_state older than a queue event', async () => {
+    let answer: (view: QueueView) => void = () => {};
+    vi.mocked(getQueueState).mockReturnValue(new Promise((resolve) => (answer = resolve)));
+    const store = new LibraryStore();
+    store.start();
+    await settled();
+    emitQueue(queueView({ paused: true }));
+    answer(queueView({ paused: false }));
+    await settled();
+    expect(store.paused).toBe(true);
+  });
+
+  it('pauses and resumes indexing, and says why when it cannot', async () => {
+    const store = new LibraryStore();
+    store.start();
+    await settled();
+    vi.mocked(pauseIndexing).mockResolvedValue(undefined);
+
+    expect(await store.setPaused(true)).toBe(true);
+    expect(pauseIndexing).toHaveBeenLastCalledWith(true);
+    expect(store.paused).toBe(true);
+    expect(await store.setPaused(false)).toBe(true);
+    expect(pauseIndexing).toHaveBeenLastCalledWith(false);
+    expect(store.paused).toBe(false);
+
+    vi.mocked(pauseIndexing).mockRejectedValue(new IpcError('io', 'The queue cannot be saved'));
+    expect(await store.setPaused(true)).toBe(false);
+    expect(store.paused).toBe(false);
+    expect(store.problem?.title).toBe('Could not pause indexing');
+    expect(store.pausing).toBe(false);
+  });
+
+  it('does not read the library again, nor sum up, after a background job that changed nothing', async () => {
+    const store = new LibraryStore();
+    store.start();
+    await store.load();
+    await settled();
+    expect(getLibraryOverview).toHaveBeenCalledTimes(1);
+
+    emit({ event: 'queued', batch: 5, paths: ['/watched'], background: true });
+    emit({ event: 'scanned', batch: 5, files: 3, bytes: 30, paths: ['/watched'] });
+    expect(store.progress.active).toMatchObject({ batch: 5, background: true });
+    emit({ event: 'finished', batch: 5, indexed: 0, unchanged: 3, failed: 0, removed: 0, moved: 0, cancelled: false, seconds: 1, background: true });
+    expect(store.progress.active).toBeNull();
+    expect(store.progress.finished).toBeNull();
+    expect(getLibraryOverview).toHaveBeenCalledTimes(1);
+
+    // One that changed something is read and summed up.
+    emit({ event: 'finished', batch: 6, indexed: 0, unchanged: 2, failed: 0, removed: 1, moved: 0, cancelled: false, seconds: 1, background: true });
+    expect(store.progress.finished).toMatchObject({ batch: 6, background: true });
+    expect(getLibraryOverview).toHaveBeenCalledTimes(2);
+  });
+
+  it('does not sync the watched folders when it reads the library (the app follows them)', async () => {
+    vi.mocked(getLibraryOverview).mockResolvedValue(overview([], {}, [{ path: '/w', collection: null, added_ms: 1 }]));
+    const store = new LibraryStore();
+    store.start();
+    await store.load();
+    await store.load();
+    expect(syncWatched).not.toHaveBeenCalled();
+  });
+
+  it('retries one failed document, or all of them', async () => {
+    vi.mocked(getLibraryOverview).mockResolvedValue(
+      overview([
+        doc('/a.pdf', { status: 'failed', error: 'damaged' }),
+        doc('/b.pdf'),
+        doc('/c.pdf', { status: 'failed', error: 'encrypted' }),
+      ]),
+    );
+    vi.mocked(retryDocuments).mockResolvedValue(9);
+    const store = new LibraryStore();
+    await store.load();
+
+    expect(store.failedPaths).toEqual(['/a.pdf', '/c.pdf']);
+    expect(await store.retry(['/a.pdf'])).toBe(true);
+    expect(retryDocuments).toHaveBeenLastCalledWith(['/a.pdf']);
+    expect(await store.retryAllFailed()).toBe(true);
+    expect(retryDocuments).toHaveBeenLastCalledWith(['/a.pdf', '/c.pdf']);
+
+    vi.mocked(retryDocuments).mockRejectedValue(new IpcError('io', 'no'));
+    expect(await store.retry(['/c.pdf'])).toBe(false);
+    expect(store.problem?.title).toBe('Could not retry c.pdf');
+  });
+
+  it('retries or dismisses the jobs set aside', async () => {
+    vi.mocked(getQueueState).mockResolvedValue(queueView({ given_up: [job(3, { attempts: 5, last_error: 'No model' })] }));
+    vi.mocked(settleGivenUp).mockResolvedValue(undefined);
+    const store = new LibraryStore();
+    store.start();
+    await settled();
+    expect(store.givenUp.map((j) => j.id)).toEqual([3]);
+
+    expect(await store.settleGivenUp(true)).toBe(true);
+    expect(settleGivenUp).toHaveBeenLastCalledWith(true);
+    expect(store.givenUp).toEqual([]);
+  });
+
+  it('knows how each watched folder is followed, from the overview and then the events', async () => {
+    vi.mocked(getLibraryOverview).mockResolvedValue(
+      overview([], {}, [{ path: '/w', collection: null, added_ms: 1 }], { '/w': { mode: 'native' } }),
+    );
+    const store = new LibraryStore();
+    store.start();
+    await store.load();
+    await settled();
+    expect(store.watching).toEqual({ '/w': { mode: 'native' } });
+
+    emitWatching({ '/w': { mode: 'poll', reason: 'a network drive' } });
+    expect(store.watching['/w']).toEqual({ mode: 'poll', reason: 'a network drive' });
   });
 });

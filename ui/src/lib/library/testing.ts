@@ -1,5 +1,5 @@
 /** Fixtures for the library's tests. */
-import type { DocumentRecord, LibraryOverview, WatchedFolder } from '../ipc';
+import type { DocumentRecord, FolderStatus, Job, LibraryOverview, QueueView, WatchedFolder } from '../ipc';
 
 export function doc(path: string, fields: Partial<DocumentRecord> = {}): DocumentRecord {
   return {
@@ -24,6 +24,7 @@ export function overview(
   documents: DocumentRecord[],
   collections: Record<string, string[]> = {},
   watched: WatchedFolder[] = [],
+  watching: Record<string, FolderStatus> = {},
 ): LibraryOverview {
   return {
     stats: {
@@ -37,5 +38,28 @@ export function overview(
     documents,
     collections,
     watched,
+    watching,
   };
+}
+
+/** A job of the indexing queue (an import of `paths` the user asked for, unless `fields` say otherwise). */
+export function job(id: number, fields: Partial<Job> = {}): Job {
+  return {
+    id,
+    kind: 'import',
+    paths: ['/docs/a.pdf'],
+    force: false,
+    collection: null,
+    priority: 'user',
+    queued_ms: Date.UTC(2025, 2, 3),
+    not_before_ms: 0,
+    attempts: 0,
+    last_error: null,
+    ...fields,
+  } as Job;
+}
+
+/** The indexing queue's state. */
+export function queueView(fields: Partial<QueueView> = {}): QueueView {
+  return { paused: false, running: null, jobs: [], given_up: [], ...fields };
 }

@@ -139,6 +139,7 @@ const OVERVIEW: LibraryOverview = {
   ],
   collections: { Work: ['/docs'], Home: ['/home/notes'] },
   watched: [],
+  watching: {},
 };
 
 function chunk(index: number, text: string, start: number, page: number): Chunk {

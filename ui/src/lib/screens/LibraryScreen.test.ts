@@ -7,21 +7,27 @@ import {
   chooseFolder,
   getAppInfo,
   getLibraryOverview,
+  getQueueState,
   importPaths,
   onIngest,
+  onQueue,
+  onWatching,
   openDocument,
+  pauseIndexing,
   reindexDocument,
   removeCollection,
   removeDocument,
+  retryDocuments,
   revealDocument,
   searchLibrary,
   setCollection,
+  settleGivenUp,
   syncWatched,
   unwatchFolder,
   watchFolder,
 } from '$lib/ipc/commands';
-import { IpcError, type Chunk, type Hit, type IngestNotice } from '$lib/ipc';
-import { doc, overview } from '$lib/library/testing';
+import { IpcError, type Chunk, type FolderStatus, type Hit, type IngestNotice, type Job, type QueueView } from '$lib/ipc';
+import { doc, job, overview, queueView } from '$lib/library/testing';
 import LibraryScreen from '$lib/screens/LibraryScreen.svelte';
 
 vi.mock('$lib/ipc/commands');
@@ -29,6 +35,8 @@ const appInfo = vi.mocked(getAppInfo);
 const libraryOverview = vi.mocked(getLibraryOverview);
 
 let emit: (notice: IngestNotice) => void = () => {};
+let emitQueue: (view: QueueView) => void = () => {};
+let emitWatching: (watching: Record<string, FolderStatus>) => void = () => {};
 
 beforeEach(() => {
   vi.resetAllMocks();
@@ -38,6 +46,15 @@ beforeEach(() => {
     emit = handler;
     return () => {};
   });
+  vi.mocked(onQueue).mockImplementation(async (handler) => {
+    emitQueue = handler;
+    return () => {};
+  });
+  vi.mocked(onWatching).mockImplementation(async (handler) => {
+    emitWatching = handler;
+    return () => {};
+  });
+  vi.mocked(getQueueState).mockResolvedValue(queueView());
 });
 
 const DOCS = [
@@ -266,7 +283,7 @@ describe('LibraryScreen', () => {
     vi.mocked(cancelImports).mockResolvedValue(undefined);
     const user = await showLibrary();
 
-    emit({ event: 'queued', batch: 1, paths: ['/home/me/Notes', '/tmp/new.pdf'] });
+    emit({ event: 'queued', batch: 1, paths: ['/home/me/Notes', '/tmp/new.pdf'], background: false });
     const progress = await screen.findByTestId('import-progress');
     expect(progress).toHaveTextContent('Getting the import ready…');
     // A document of the library under the import's folder waits its turn; a new file shows at once.
@@ -316,7 +333,7 @@ describe('LibraryScreen', () => {
       doc('/tmp/bad.pdf', { status: 'failed', error: 'bad' }),
     ];
     libraryOverview.mockResolvedValue(overview(after));
-    emit({ event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 1, removed: 0, moved: 0, cancelled: false, seconds: 4 });
+    emit({ event: 'finished', batch: 1, indexed: 1, unchanged: 0, failed: 1, removed: 0, moved: 0, cancelled: false, seconds: 4, background: false });
 
     expect(await screen.findByTestId('import-summary')).toHaveTextContent('Import finished: 1 indexed, 1 failed');
     await waitFor(() => expect(screen.getAllByTestId('doc-row')).toHaveLength(6));
@@ -331,8 +348,8 @@ describe('LibraryScreen', () => {
 
   it('shows an import that could not run', async () => {
     await showLibrary();
-    emit({ event: 'queued', batch: 3, paths: ['/tmp/x.pdf'] });
-    emit({ event: 'error', batch: 3, kind: 'model_missing', message: 'No embedding model is installed.' });
+    emit({ event: 'queued', batch: 3, paths: ['/tmp/x.pdf'], background: false });
+    emit({ event: 'error', batch: 3, kind: 'model_missing', message: 'No embedding model is installed.', retry_at_ms: null });
 
     const progress = await screen.findByTestId('import-progress');
     await waitFor(() => expect(within(progress).getByRole('alert')).toHaveTextContent('No embedding model is installed.'));
@@ -465,7 +482,7 @@ describe('LibraryScreen', () => {
     expect(watchFolder).not.toHaveBeenCalled();
   });
 
-  it('lists watched folders per collection, syncs them at start-up and on request, and stops watching one', async () => {
+  it('lists watched folders per collection, syncs them on request only (the app follows them), and stops watching one', async () => {
     vi.mocked(syncWatched).mockResolvedValue([7, 8]);
     vi.mocked(unwatchFolder).mockResolvedValue(undefined);
     const watched = [
@@ -477,8 +494,8 @@ describe('LibraryScreen', () => {
     render(LibraryScreen);
     await screen.findAllByTestId('doc-row');
 
-    // Changes made while Quire was closed are picked up once.
-    await waitFor(() => expect(syncWatched).toHaveBeenCalledTimes(1));
+    // The app compares the watched folders at start and follows them by itself: the window does not sync them.
+    expect(syncWatched).not.toHaveBeenCalled();
     const work = screen.getByTestId('collection');
     const inWork = within(work).getAllByTestId('watched-folder');
     expect(inWork.map((w) => w.dataset.path)).toEqual(['/home/me/Reports']);
@@ -489,14 +506,14 @@ describe('LibraryScreen', () => {
     );
 
     await user.click(screen.getByTestId('sync-watched'));
-    expect(syncWatched).toHaveBeenCalledTimes(2);
+    expect(syncWatched).toHaveBeenCalledTimes(1);
 
     libraryOverview.mockResolvedValue(overview(DOCS, { Work: ['/home/me/Reports'] }, [watched[0]!]));
     await user.click(screen.getByRole('button', { name: 'Stop watching Inbox' }));
     expect(unwatchFolder).toHaveBeenCalledWith('/home/me/Inbox');
     await waitFor(() => expect(screen.queryByTestId('watched-unfiled')).not.toBeInTheDocument());
-    // Reading the library again does not sync again.
-    expect(syncWatched).toHaveBeenCalledTimes(2);
+    // Reading the library again does not sync.
+    expect(syncWatched).toHaveBeenCalledTimes(1);
   });
 
   it('shows an error from making a collection in the form', async () => {
@@ -516,5 +533,175 @@ describe('LibraryScreen', () => {
     const user = await showLibrary();
     await user.keyboard('{Control>}f{/Control}');
     expect(screen.getByTestId('library-search')).toHaveFocus();
+  });
+
+  it('pauses indexing from the progress bar, says it is paused with the jobs waiting, and resumes', async () => {
+    vi.mocked(pauseIndexing).mockResolvedValue(undefined);
+    const user = await showLibrary();
+    emit({ event: 'queued', batch: 20, paths: ['/tmp/a.pdf'], background: false });
+    emitQueue(queueView({ running: 20, jobs: [job(20, { paths: ['/tmp/a.pdf'] }), job(21, { paths: ['/tmp/b.pdf'] })] }));
+    emit({ event: 'scanned', batch: 20, files: 4, bytes: 4_000, paths: ['/tmp/a.pdf'] });
+
+    const progress = await screen.findByTestId('import-progress');
+    await user.click(within(progress).getByTestId('pause-indexing'));
+    expect(pauseIndexing).toHaveBeenCalledWith(true);
+    // Rust confirms with a `queue` event.
+    emitQueue(queueView({ paused: true, running: 20, jobs: [job(20), job(21)] }));
+
+    await waitFor(() => expect(screen.getByTestId('import-title')).toHaveTextContent('Paused'));
+    expect(progress).toHaveAttribute('data-paused', 'true');
+    expect(screen.getByTestId('import-waiting')).toHaveTextContent('2 imports waiting');
+    expect(screen.getByTestId('import-files')).toHaveTextContent('0 of 4 files');
+    expect(within(progress).queryByTestId('pause-indexing')).not.toBeInTheDocument();
+
+    await user.click(within(progress).getByRole('button', { name: 'Resume' }));
+    expect(pauseIndexing).toHaveBeenLastCalledWith(false);
+    await waitFor(() => expect(screen.getByTestId('import-title')).toHaveTextContent('Importing 4 files'));
+    expect(within(progress).getByRole('button', { name: 'Pause' })).toBeInTheDocument();
+  });
+
+  it('shows a pause kept from the last run even with nothing to index, with Resume', async () => {
+    vi.mocked(getQueueState).mockResolvedValue(queueView({ paused: true }));
+    vi.mocked(pauseIndexing).mockResolvedValue(undefined);
+    const user = await showLibrary();
+
+    const progress = await screen.findByTestId('import-progress');
+    expect(progress).toHaveAttribute('data-state', 'paused');
+    expect(screen.getByTestId('import-title')).toHaveTextContent('Indexing paused');
+    expect(screen.getByTestId('import-waiting')).toHaveTextContent('New and changed files wait until you resume.');
+
+    await user.click(screen.getByTestId('resume-indexing'));
+    expect(pauseIndexing).toHaveBeenCalledWith(false);
+    await waitFor(() => expect(screen.queryByTestId('import-progress')).not.toBeInTheDocument());
+  });
+
+  it('shows the jobs left from the last run as soon as the screen opens', async () => {
+    vi.mocked(getQueueState).mockResolvedValue(
+      queueView({ running: 30, jobs: [job(30, { paths: ['/home/me/Notes'] }), job(31, { paths: ['/tmp/c.pdf'] })] }),
+    );
+    await showLibrary();
+    expect(await screen.findByTestId('import-progress')).toHaveAttribute('data-state', 'running');
+    expect(screen.getByTestId('import-waiting')).toHaveTextContent('1 more import waiting');
+    await waitFor(() => expect(statusOf('/home/me/Notes/ideas.md')).toBe('Queued'));
+    expect(statusOf('/tmp/c.pdf')).toBe('Queued');
+  });
+
+  it('shows a watched folder sync quietly, and no summary when it changed nothing', async () => {
+    await showLibrary();
+    emit({ event: 'queued', batch: 8, paths: ['/home/me/Notes'], background: true });
+    emitQueue(
+      queueView({
+        running: 8,
+        jobs: [job(8, { kind: 'sync_folder', folder: '/home/me/Notes', reason: 'start', priority: 'background' } as Partial<Job>)],
+      }),
+    );
+    emit({ event: 'scanned', batch: 8, files: 1, bytes: 5_300, paths: ['/home/me/Notes'] });
+
+    const progress = await screen.findByTestId('import-progress');
+    await waitFor(() => expect(screen.getByTestId('import-title')).toHaveTextContent('Syncing watched folders…'));
+    expect(progress).toHaveAttribute('data-background', 'true');
+    // Its documents are not all marked as queued.
+    expect(statusOf('/home/me/Notes/ideas.md')).toBe('Indexed');
+
+    emit({ event: 'document', batch: 8, path: '/home/me/Notes/ideas.md', bytes: 5_300, outcome: { status: 'unchanged' } });
+    emit({ event: 'finished', batch: 8, indexed: 0, unchanged: 1, failed: 0, removed: 0, moved: 0, cancelled: false, seconds: 1, background: true });
+    await waitFor(() => expect(screen.queryByTestId('import-progress')).not.toBeInTheDocument());
+    expect(statusOf('/home/me/Notes/ideas.md')).toBe('Indexed');
+    expect(libraryOverview).toHaveBeenCalledTimes(1);
+  });
+
+  it('says when a job that could not run will be tried again', async () => {
+    const now = Date.now();
+    await showLibrary();
+    emit({ event: 'queued', batch: 3, paths: ['/tmp/x.pdf'], background: false });
+    emit({ event: 'error', batch: 3, kind: 'model_missing', message: 'No embedding model is installed.', retry_at_ms: now + 120_000 });
+
+    const progress = await screen.findByTestId('import-progress');
+    await waitFor(() => expect(within(progress).getByRole('alert')).toHaveTextContent('No embedding model is installed.'));
+    expect(within(progress).getByTestId('import-retry-at')).toHaveTextContent('Will try again in 2 min');
+  });
+
+  it('lists the jobs set aside with their last error, and retries or dismisses them', async () => {
+    vi.mocked(settleGivenUp).mockResolvedValue(undefined);
+    const given_up = [
+      job(5, { paths: ['/tmp/x.pdf', '/tmp/y.pdf'], attempts: 5, last_error: 'No embedding model is installed.' }),
+      job(6, { kind: 'sync_folder', folder: '/home/me/Inbox', reason: 'start', priority: 'background', attempts: 5, last_error: 'disk full' } as Partial<Job>),
+    ];
+    vi.mocked(getQueueState).mockResolvedValue(queueView({ given_up }));
+    const user = await showLibrary();
+
+    const panel = await screen.findByTestId('given-up');
+    expect(panel).toHaveTextContent('2 indexing jobs were set aside');
+    const jobs = within(panel).getAllByTestId('given-up-job');
+    expect(jobs[0]).toHaveTextContent('Import of x.pdf and y.pdf');
+    expect(jobs[0]).toHaveTextContent('No embedding model is installed.');
+    expect(jobs[1]).toHaveTextContent('Sync of the watched folder Inbox');
+    expect(jobs[1]).toHaveTextContent('disk full');
+
+    await user.click(within(panel).getByRole('button', { name: 'Retry' }));
+    expect(settleGivenUp).toHaveBeenCalledWith(true);
+    await waitFor(() => expect(screen.queryByTestId('given-up')).not.toBeInTheDocument());
+
+    emitQueue(queueView({ given_up }));
+    await user.click(within(await screen.findByTestId('given-up')).getByRole('button', { name: 'Dismiss' }));
+    expect(settleGivenUp).toHaveBeenLastCalledWith(false);
+  });
+
+  it('retries a failed document, or every failed one', async () => {
+    vi.mocked(retryDocuments).mockResolvedValue(12);
+    const docs = [...DOCS, doc('/home/me/Scans/locked.pdf', { status: 'failed', error: 'The PDF is encrypted' })];
+    const user = await showLibrary(docs);
+
+    const broken = row('/home/me/Scans/broken.pdf');
+    // The reason stays beside the action.
+    expect(within(broken).getByTestId('doc-error')).toHaveTextContent('The PDF is damaged: no cross-reference table');
+    await user.click(within(broken).getByRole('button', { name: 'Retry broken.pdf' }));
+    expect(retryDocuments).toHaveBeenCalledWith(['/home/me/Scans/broken.pdf']);
+    expect(within(row('/home/me/Reports/annual.pdf')).queryByTestId('doc-retry')).not.toBeInTheDocument();
+
+    await user.click(screen.getByRole('button', { name: 'Retry all failed' }));
+    expect(retryDocuments).toHaveBeenLastCalledWith(['/home/me/Scans/broken.pdf', '/home/me/Scans/locked.pdf']);
+  });
+
+  it('offers no Retry all failed when nothing failed', async () => {
+    await showLibrary(DOCS.filter((d) => d.status !== 'failed'));
+    expect(screen.queryByTestId('retry-all-failed')).not.toBeInTheDocument();
+  });
+
+  it('says how each watched folder is followed: live, by polling and why, or not at all and why', async () => {
+    const watched = [
+      { path: '/home/me/Reports', collection: 'Work', added_ms: 1 },
+      { path: '/mnt/share', collection: null, added_ms: 2 },
+      { path: '/media/usb', collection: null, added_ms: 3 },
+    ];
+    libraryOverview.mockResolvedValue(
+      overview(DOCS, { Work: ['/home/me/Reports'] }, watched, {
+        '/home/me/Reports': { mode: 'native' },
+        '/mnt/share': { mode: 'poll', reason: 'a network drive (nfs)' },
+        '/media/usb': { mode: 'unavailable', reason: 'the folder is missing' },
+      }),
+    );
+    render(LibraryScreen);
+    await screen.findAllByTestId('doc-row');
+
+    const folder = (path: string) => screen.getAllByTestId('watched-folder').find((w) => w.dataset.path === path)!;
+    const live = within(folder('/home/me/Reports')).getByTestId('watch-mode');
+    expect(live).toHaveTextContent('Live');
+    expect(live).toHaveAttribute('data-mode', 'native');
+    const poll = within(folder('/mnt/share')).getByTestId('watch-mode');
+    expect(poll).toHaveTextContent('Polling');
+    expect(poll).toHaveAttribute('title', expect.stringContaining('a network drive (nfs)'));
+    const off = within(folder('/media/usb')).getByTestId('watch-mode');
+    expect(off).toHaveTextContent('Unavailable');
+    expect(within(folder('/media/usb')).getByTestId('watch-reason')).toHaveTextContent('the folder is missing');
+
+    // The `watching` event brings changes.
+    emitWatching({
+      '/home/me/Reports': { mode: 'native' },
+      '/mnt/share': { mode: 'poll', reason: 'a network drive (nfs)' },
+      '/media/usb': { mode: 'native' },
+    });
+    await waitFor(() => expect(within(folder('/media/usb')).getByTestId('watch-mode')).toHaveTextContent('Live'));
+    expect(within(folder('/media/usb')).queryByTestId('watch-reason')).not.toBeInTheDocument();
   });
 });
