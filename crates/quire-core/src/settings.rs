@@ -20,6 +20,8 @@ pub struct Settings {
     pub runtime: Runtime,
     pub models: Models,
     pub appearance: Appearance,
+    /// OpenAI-compatible servers used instead of the local models, per role.
+    pub remote: Remotes,
 }
 
 /// How answers are sampled.
@@ -108,6 +110,74 @@ pub struct Models {
     pub reranker: Option<PathBuf>,
 }
 
+/// An OpenAI-compatible server (llama.cpp server, vLLM, Ollama, …) serving one role. Its API key, if it needs
+/// one, is kept in the OS keychain, never here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RemoteEndpoint {
+    /// `http://host:port` or `https://…`, with or without a trailing `/v1`.
+    pub base_url: String,
+    /// The model name the server knows (e.g. "nomic-embed-text", "llama3.1:8b").
+    pub model: String,
+}
+
+impl RemoteEndpoint {
+    /// The base URL without a trailing `/` or `/v1`: `{root}/v1/embeddings` is where embeddings are asked.
+    pub fn root(&self) -> &str {
+        let url = self.base_url.trim().trim_end_matches('/');
+        url.strip_suffix("/v1").unwrap_or(url)
+    }
+
+    /// `{root}/v1/{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/v1/{}", self.root(), path.trim_start_matches('/'))
+    }
+
+    /// Why this endpoint cannot be used, as a sentence naming the role; None when it is valid.
+    pub fn problem(&self, role: &str) -> Option<String> {
+        let url = self.base_url.trim();
+        let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+        let Some(rest) = rest else {
+            return Some(format!(
+                "The remote {role} server's address must start with http:// or https:// (it is \"{url}\")."
+            ));
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        if authority.is_empty() || authority.starts_with(':') {
+            return Some(format!("The remote {role} server's address has no host name (it is \"{url}\")."));
+        }
+        if authority.contains('@') {
+            return Some(format!(
+                "The remote {role} server's address must not contain a user name or key; the API key is kept in the \
+                 system keychain."
+            ));
+        }
+        if url.chars().any(|c| c.is_whitespace() || c == '?' || c == '#') {
+            return Some(format!(
+                "The remote {role} server's address must be a plain URL without spaces, '?' or '#' (it is \"{url}\")."
+            ));
+        }
+        if let Some((_, port)) = authority.rsplit_once(':')
+            && !authority.ends_with(']')
+            && port.parse::<u16>().is_err()
+        {
+            return Some(format!("The remote {role} server's port must be a number up to 65535 (it is \"{port}\")."));
+        }
+        if self.model.trim().is_empty() {
+            return Some(format!("The remote {role} server needs a model name."));
+        }
+        None
+    }
+}
+
+/// The remote endpoint of each role; None: the local model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Remotes {
+    pub chat: Option<RemoteEndpoint>,
+    pub embedding: Option<RemoteEndpoint>,
+}
+
 /// Light, dark, or as the system is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -174,6 +244,11 @@ impl Settings {
         {
             if let Some(path) = path {
                 check(path.is_file(), &mut p, || format!("The {role} model file does not exist: {}.", path.display()));
+            }
+        }
+        for (role, remote) in [("chat", &self.remote.chat), ("embedding", &self.remote.embedding)] {
+            if let Some(problem) = remote.as_ref().and_then(|r| r.problem(role)) {
+                p.push(problem);
             }
         }
         p
@@ -264,6 +339,37 @@ mod tests {
         std::fs::write(dir.path().join(FILE_NAME), "{not json").expect("write");
         let error = Settings::load(dir.path()).expect_err("a damaged file loaded");
         assert!(error.to_string().contains("damaged"), "{error}");
+    }
+
+    #[test]
+    fn remote_endpoints_are_checked_and_normalised() {
+        let endpoint = |url: &str, model: &str| RemoteEndpoint { base_url: url.into(), model: model.into() };
+        let mut s = Settings::default();
+        s.remote.chat = Some(endpoint("http://127.0.0.1:8080/v1/", "llama"));
+        s.remote.embedding = Some(endpoint("https://example.org", "nomic-embed-text"));
+        assert!(s.problems().is_empty(), "{:?}", s.problems());
+        assert_eq!(
+            s.remote.chat.as_ref().map(|e| e.url("chat/completions")).as_deref(),
+            Some("http://127.0.0.1:8080/v1/chat/completions")
+        );
+        assert_eq!(
+            s.remote.embedding.as_ref().map(|e| e.url("embeddings")).as_deref(),
+            Some("https://example.org/v1/embeddings")
+        );
+
+        for (url, model, part) in [
+            ("ftp://host", "m", "must start with http:// or https://"),
+            ("localhost:8080", "m", "must start with http:// or https://"),
+            ("http://", "m", "has no host name"),
+            ("http://user:sk-123@host", "m", "must not contain a user name or key"),
+            ("http://host/?key=1", "m", "without spaces"),
+            ("http://host:99999", "m", "port must be a number"),
+            ("http://host:8080", " ", "needs a model name"),
+        ] {
+            s.remote.chat = Some(endpoint(url, model));
+            let message = s.clone().validated().expect_err(url).to_string();
+            assert!(message.contains(part) && message.contains("remote chat server"), "{url}: {message}");
+        }
     }
 
     #[test]
