@@ -207,9 +207,8 @@ pub fn import_paths<R: Runtime>(app: AppHandle<R>, paths: Vec<String>, collectio
 
 /// Stops the running import after its current document and drops the queued ones.
 #[tauri::command]
-pub fn cancel_imports<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) -> Result<()> {
+pub fn cancel_imports(state: State<'_, AppState>) -> Result<()> {
     state.queue.cancel_all()?;
-    imports::emit_queue(&app);
     Ok(())
 }
 
@@ -221,9 +220,8 @@ pub fn queue_state(state: State<'_, AppState>) -> QueueView {
 
 /// Pauses indexing (the running import stops before its next document) or resumes it; kept across restarts.
 #[tauri::command]
-pub fn pause_indexing<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, paused: bool) -> Result<()> {
+pub fn pause_indexing(state: State<'_, AppState>, paused: bool) -> Result<()> {
     state.queue.set_paused(paused)?;
-    imports::emit_queue(&app);
     Ok(())
 }
 
@@ -241,13 +239,12 @@ pub fn retry_documents<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>
 
 /// Runs the jobs that were set aside after failing again (`retry: true`), or forgets them.
 #[tauri::command]
-pub fn settle_given_up<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, retry: bool) -> Result<()> {
+pub fn settle_given_up(state: State<'_, AppState>, retry: bool) -> Result<()> {
     if retry {
         state.queue.retry_given_up()?;
     } else {
         state.queue.dismiss_given_up()?;
     }
-    imports::emit_queue(&app);
     Ok(())
 }
 

@@ -79,7 +79,7 @@ fn emit<R: Runtime>(app: &AppHandle<R>, notice: IngestNotice) {
 }
 
 /// Tells the windows what the queue holds now.
-pub fn emit_queue<R: Runtime>(app: &AppHandle<R>) {
+fn emit_queue<R: Runtime>(app: &AppHandle<R>) {
     let view: QueueView = app.state::<AppState>().queue.view();
     if let Err(error) = app.emit(QUEUE_EVENT, &view) {
         tracing::warn!(%error, "could not report the indexing queue to the windows");
@@ -97,7 +97,6 @@ pub fn enqueue<R: Runtime>(app: &AppHandle<R>, kind: JobKind, priority: Priority
 /// Tells the windows a job was queued.
 pub fn queued<R: Runtime>(app: &AppHandle<R>, id: u64, paths: Vec<String>, background: bool) {
     emit(app, IngestNotice::Queued { batch: id, paths, background });
-    emit_queue(app);
 }
 
 /// Queues the user's import of `paths` (into `collection`; `force`: unchanged files too).
@@ -127,6 +126,15 @@ pub fn sync_watched<R: Runtime>(
 /// Starts the runner: takes the queue's jobs in turn for the app's lifetime (the ones left from the last run
 /// first), opening the library when a job needs it, and runs the store's upkeep when idle after writes.
 pub fn start_runner<R: Runtime>(app: &AppHandle<R>) {
+    // Every change of the queue, whoever made it (a command, the runner, the watched folders' follow), goes
+    // out as the `queue` event.
+    let mut changes = app.state::<AppState>().queue.changes();
+    let watcher = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while changes.changed().await.is_ok() {
+            emit_queue(&watcher);
+        }
+    });
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
@@ -146,7 +154,6 @@ pub fn start_runner<R: Runtime>(app: &AppHandle<R>) {
                                 retry_at_ms,
                             },
                         );
-                        emit_queue(&app);
                     }
                 },
                 Next::Idle => {
@@ -161,7 +168,7 @@ pub fn start_runner<R: Runtime>(app: &AppHandle<R>) {
 
 fn report<R: Runtime>(app: &AppHandle<R>, event: QueueEvent) {
     match event {
-        QueueEvent::Started { .. } => emit_queue(app),
+        QueueEvent::Started { .. } => {}
         QueueEvent::Progress { job, event } => {
             let batch = job.id;
             let notice = match event {
@@ -191,12 +198,10 @@ fn report<R: Runtime>(app: &AppHandle<R>, event: QueueEvent) {
                     background: job.priority == Priority::Background,
                 },
             );
-            emit_queue(app);
         }
         QueueEvent::Failed { job, error, retry_at_ms } => {
             let (kind, message) = (error.kind().to_string(), error.to_string());
             emit(app, IngestNotice::Error { batch: job.id, kind, message, retry_at_ms });
-            emit_queue(app);
         }
         QueueEvent::Maintained(result) => {
             if let Err(error) = result {

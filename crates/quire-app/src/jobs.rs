@@ -16,7 +16,7 @@ use quire_core::watched::WatchedFolders;
 use quire_core::{Error, Result, now_ms};
 use serde::Serialize;
 
-use crate::watch::{Filters, folder_filter, sync_folder};
+use crate::watch::{Filters, folder_filter, sync_folder_cancellable};
 
 /// The queue, shared (see the module docs).
 pub struct Queue {
@@ -29,6 +29,8 @@ pub struct Queue {
     gate: Mutex<Option<Arc<Gate>>>,
     /// Something was written since the last upkeep.
     dirty: AtomicBool,
+    /// Counts changes of the queue, for whoever shows it ([`Queue::changes`]).
+    version: tokio::sync::watch::Sender<u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +92,7 @@ impl Queue {
             cancel: Mutex::new(None),
             gate: Mutex::new(None),
             dirty: AtomicBool::new(false),
+            version: tokio::sync::watch::Sender::new(0),
         };
         (queue, warning)
     }
@@ -100,8 +103,18 @@ impl Queue {
         let out = f(&mut jobs);
         jobs.save()?;
         drop(jobs);
+        self.changed();
         self.wake.notify_one();
         Ok(out)
+    }
+
+    fn changed(&self) {
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    /// Notified whenever the queue changes (a job queued, started or ended, a pause), whoever changed it.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.version.subscribe()
     }
 
     /// Queues a job (saved before this returns); its id.
@@ -167,6 +180,8 @@ impl Queue {
             let due_in = {
                 let mut jobs = lock(&self.jobs);
                 if let Some(job) = jobs.start_next(now) {
+                    drop(jobs);
+                    self.changed();
                     return Next::Job(job);
                 }
                 if jobs.paused() { None } else { jobs.next_due_ms(now).map(|t| (t - now).max(0) as u64) }
@@ -211,6 +226,7 @@ impl Queue {
         if let Err(error) = lock(&self.jobs).save() {
             tracing::warn!(%error, "could not save the indexing queue");
         }
+        self.changed();
     }
 }
 
@@ -261,9 +277,12 @@ pub async fn run_one(
             events(QueueEvent::Finished { job: &job, report: &report, cancelled, seconds });
         }
         Err(error) if cancelled => {
+            tracing::debug!(job = job.id, %error, "a cancelled job ended with an error");
             lock(&queue.jobs).cancel_running();
             queue.save_logged();
-            events(QueueEvent::Failed { job: &job, error: &error, retry_at_ms: None });
+            let report = IngestReport::default();
+            let seconds = started.elapsed().as_secs_f64();
+            events(QueueEvent::Finished { job: &job, report: &report, cancelled: true, seconds });
         }
         Err(error) => {
             tracing::warn!(job = job.id, %error, "an indexing job failed");
@@ -322,7 +341,13 @@ pub async fn run_job(
         JobKind::SyncFolder { folder, .. } => {
             let watched = WatchedFolders::load(data_dir)?;
             match watched.folders.iter().find(|f| f.path == *folder) {
-                Some(folder) => sync_folder(library, data_dir, folder, progress).await,
+                // Not there now (a drive not mounted): its documents are kept, the follow reports the folder as
+                // unavailable and compares it again once it is back.
+                Some(folder) if !Path::new(&folder.path).is_dir() => {
+                    tracing::info!(folder = %folder.path, "watched folder not there; its sync waits for it");
+                    Ok(IngestReport::default())
+                }
+                Some(folder) => sync_folder_cancellable(library, data_dir, folder, progress, cancel).await,
                 // No longer watched: nothing to do.
                 None => Ok(IngestReport::default()),
             }

@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -112,6 +113,17 @@ pub async fn sync_folder(
     folder: &WatchedFolder,
     progress: &(dyn Fn(IngestEvent) + Send + Sync),
 ) -> Result<IngestReport> {
+    sync_folder_cancellable(library, data_dir, folder, progress, None).await
+}
+
+/// [`sync_folder`], stopped after the current document once `cancel` is set.
+pub async fn sync_folder_cancellable(
+    library: &Library,
+    data_dir: &Path,
+    folder: &WatchedFolder,
+    progress: &(dyn Fn(IngestEvent) + Send + Sync),
+    cancel: Option<&AtomicBool>,
+) -> Result<IngestReport> {
     let root = PathBuf::from(&folder.path);
     if !root.is_dir() {
         return Err(Error::InvalidInput(format!(
@@ -120,7 +132,7 @@ pub async fn sync_folder(
         )));
     }
     let filters = Filters(vec![folder_filter(folder)?]);
-    let report = library.sync(&[root], &filters, progress, None).await?;
+    let report = library.sync(&[root], &filters, progress, cancel).await?;
     if let Some(name) = &folder.collection {
         let mut collections = Collections::load(data_dir)?;
         collections.add(name, &[PathBuf::from(&folder.path)])?;
