@@ -1,6 +1,9 @@
 //! `quire models`: the starter catalog and the installed models, and whether each fits this machine's memory
 //! (`list`); one model's memory by component and device, with the verdict (`fit`), optionally checked against
-//! what llama.cpp really allocates in the model worker (`fit --measure`).
+//! what llama.cpp really allocates in the model worker (`fit --measure`); the curated catalog, downloads, the
+//! Hugging Face search and imports (`catalog`, `download`, `search`, `import`: `get.rs`).
+
+mod get;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -46,6 +49,53 @@ pub enum ModelsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The curated catalog of recommended models: chat, embedding and reranker, with size, licence, languages
+    /// and whether each is installed.
+    Catalog {
+        #[arg(long, value_parser = ["chat", "embedding", "reranker"])]
+        role: Option<String>,
+        /// Only models for texts in this language (an ISO 639-1 code such as `de`).
+        #[arg(long, value_name = "CODE")]
+        language: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Downloads a model into the model folder: a catalog id, or a Hugging Face file as
+    /// owner/repository/file.gguf. Resumes an interrupted download; the file is installed only once its sha256
+    /// (when known) and GGUF header check out.
+    Download {
+        /// Catalog id (`quire models catalog`) or owner/repository/path.gguf (`quire models search`).
+        model: String,
+        /// Download the file from this URL instead (a mirror); the catalog's size and sha256 still apply.
+        #[arg(long)]
+        url: Option<String>,
+        /// The Hugging Face endpoint (or a mirror of it).
+        #[arg(long, env = "HF_ENDPOINT", default_value = quire_models::DEFAULT_ENDPOINT)]
+        endpoint: String,
+        /// Progress and the result as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Searches Hugging Face for GGUF models beyond the catalog, with each repository's GGUF files.
+    Search {
+        query: String,
+        /// Repositories to show.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long, env = "HF_ENDPOINT", default_value = quire_models::DEFAULT_ENDPOINT)]
+        endpoint: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Imports a GGUF file you already have: copied into the model folder, or registered where it is.
+    Import {
+        file: PathBuf,
+        /// Leave the file where it is and register it (moving or deleting it later removes the model).
+        #[arg(long)]
+        in_place: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Whether this build's llama.cpp can use a GPU.
@@ -66,6 +116,12 @@ pub fn run(command: &ModelsCommand, options: &OpenOptions) -> Result<()> {
             let kv = KvType::parse(kv_type).context("--kv-type must be f16, q8_0 or q4_0")?;
             fit(file, options, *context, gpu_layers, kv, *measure, *json)
         }
+        ModelsCommand::Catalog { role, language, json } => {
+            get::show_catalog(role.as_deref(), language.as_deref(), *json)
+        }
+        ModelsCommand::Download { model, url, endpoint, json } => get::download(model, url.as_deref(), endpoint, *json),
+        ModelsCommand::Search { query, limit, endpoint, json } => get::search(query, *limit, endpoint, *json),
+        ModelsCommand::Import { file, in_place, json } => get::import(file, *in_place, *json),
     }
 }
 
@@ -454,6 +510,8 @@ struct Row {
     fit: Option<Verdict>,
     /// Why the file cannot be used.
     error: Option<String>,
+    /// Registered in place (`quire models import --in-place`), outside the model folder.
+    external: bool,
 }
 
 fn row_for(path: &Path, options: &OpenOptions, machine: &Machine) -> Row {
@@ -474,6 +532,7 @@ fn row_for(path: &Path, options: &OpenOptions, machine: &Machine) -> Row {
         sha256_status: "not installed".into(),
         fit: None,
         error: None,
+        external: false,
     };
     if !row.installed {
         return row;
@@ -528,18 +587,26 @@ fn list(options: &OpenOptions, as_json: bool) -> Result<()> {
     }
     let (installed, broken) = quire_models::installed_in(&dir)?;
     let starter_names: Vec<&str> = STARTER_MODELS.iter().map(|m| m.file_name).collect();
-    for m in installed.iter().filter(|m| !starter_names.contains(&m.file_name.as_str())) {
+    for m in installed.iter().filter(|m| m.external || !starter_names.contains(&m.file_name.as_str())) {
         let mut row = row_for(&m.path, options, &machine);
+        row.external = m.external;
+        // a file of the catalog is checked against the catalog's sha256 when it has one
+        let entry = quire_models::catalog().models.iter().find(|e| !m.external && e.file_name() == m.file_name);
+        row.id = entry.map(|e| e.id.as_str());
         match quire_models::sha256_stamped(&m.path) {
             Ok(sha) => {
+                row.sha256_status = match entry.and_then(|e| e.sha256.as_deref()) {
+                    Some(expected) if expected == sha => "verified".into(),
+                    Some(_) => "mismatch".into(),
+                    None => "hashed".into(),
+                };
                 row.sha256 = Some(sha);
-                row.sha256_status = "hashed".into();
             }
             Err(e) => row.sha256_status = format!("unreadable: {e}"),
         }
         rows.push(row);
     }
-    for b in broken.iter().filter(|b| !starter_names.contains(&b.file_name.as_str())) {
+    for b in broken.iter().filter(|b| !STARTER_MODELS.iter().any(|s| dir.join(s.file_name) == b.path)) {
         let mut row = row_for(&b.path, options, &machine);
         row.error = Some(b.reason.clone());
         row.fit = None;
@@ -561,7 +628,11 @@ fn list(options: &OpenOptions, as_json: bool) -> Result<()> {
     println!("Models in {}", dir.display());
     for r in &rows {
         println!();
-        let kind = if r.starter { "starter" } else { "installed" };
+        let kind = match (r.starter, r.external) {
+            (true, _) => "starter",
+            (false, true) => "registered in place",
+            (false, false) => "installed",
+        };
         println!("{} ({}, {kind})", r.id.unwrap_or(&r.file_name), r.role.unwrap_or("unknown role"));
         let mut facts = vec![r.file_name.clone()];
         if let Some(s) = r.size_bytes {

@@ -475,6 +475,12 @@ impl Downloader {
         })
     }
 
+    /// The request's file as installed in the models folder (the expected sha256 checked, hashed once), if it is.
+    pub fn installed(&self, req: &DownloadRequest) -> Result<Option<Installed>, ModelsError> {
+        check_file_name(&req.file_name)?;
+        self.already_installed(&self.dir.join(&req.file_name), req)
+    }
+
     /// The file is already in the models folder: with the expected sha256 (hashed once, then stamped), or of the
     /// expected size when no hash is known.
     fn already_installed(&self, dest: &Path, req: &DownloadRequest) -> Result<Option<Installed>, ModelsError> {
@@ -543,9 +549,9 @@ impl Downloader {
         let mut response = match request.send() {
             Ok(r) => r,
             // a connection that dropped mid-way is tried again; a server never reached is an error now
-            Err(e) if run.received_any || e.is_timeout() => return Err(Failure::Retry(error_chain(&e))),
+            Err(e) if run.received_any || e.is_timeout() => return Err(Failure::Retry(http_reason(e))),
             Err(e) => {
-                return Err(Failure::Fatal(ModelsError::Network { url: req.url.clone(), reason: error_chain(&e) }));
+                return Err(Failure::Fatal(ModelsError::Network { url: req.url.clone(), reason: http_reason(e) }));
             }
         };
         let status = response.status();
@@ -858,6 +864,16 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     s
+}
+
+/// A request's failure without the URL (the message names it already), with a hint when no connection was made.
+pub(crate) fn http_reason(e: reqwest::Error) -> String {
+    let connect = e.is_connect();
+    let mut reason = error_chain(&e.without_url());
+    if connect {
+        reason.push_str(" (is this machine online? A mirror can be set with HF_ENDPOINT)");
+    }
+    reason
 }
 
 fn io_error_chain(e: &io::Error) -> String {

@@ -11,7 +11,7 @@ use reqwest::header::LINK;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{encode_segment, resolve_url};
-use crate::download::error_chain;
+use crate::download::{error_chain, http_reason};
 use crate::{DEFAULT_ENDPOINT, DownloadRequest, ModelsError};
 
 /// Pages of a repository tree read at most (the API pages by 1,000 entries).
@@ -189,7 +189,7 @@ impl HfClient {
         url: &str,
     ) -> Result<(Vec<u8>, Option<String>), ModelsError> {
         let response =
-            request.send().map_err(|e| ModelsError::Network { url: url.to_string(), reason: error_chain(&e) })?;
+            request.send().map_err(|e| ModelsError::Network { url: url.to_string(), reason: http_reason(e) })?;
         let status = response.status();
         if !status.is_success() {
             let hint = match status.as_u16() {
