@@ -86,3 +86,52 @@ pub fn together(options: &OpenOptions, machine: &Machine) -> quire_core::Result<
     let budget = quire_models::budget(&planned, machine, GPU_BACKEND);
     Ok(Together { paths: models.into_iter().map(|(_, p)| p).collect(), budget })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quire_llm::GpuLayers;
+
+    #[test]
+    fn plans_follow_quire_settings() {
+        let mut options = OpenOptions::new(Some(PathBuf::from("/tmp/none"))).expect("options");
+        options.chat.n_ctx = 2048;
+        options.chat.kv_type = quire_llm::KvType::Q8_0;
+        options.chat.gpu_layers = GpuLayers::All;
+        let mut shape = ModelShape {
+            architecture: "llama".into(),
+            role: ModelRole::Chat,
+            quantization: None,
+            parameters: 0,
+            weight_bytes: 0,
+            n_layer: 2,
+            n_embd: 64,
+            n_head: 1,
+            n_head_kv: 1,
+            head_dim_k: 64,
+            head_dim_v: 64,
+            n_ff: 128,
+            n_vocab: 100,
+            context_length: Some(8192),
+            sliding_window: None,
+            encoder_only: false,
+            gated_ffn: true,
+            experts: None,
+            recurrent: false,
+            kv_width: vec![(64, 64); 2],
+            layer_bytes: vec![0; 2],
+            input_bytes: 0,
+            output_bytes: 0,
+            tied_output_bytes: 0,
+        };
+        let p = plan_for(&shape, &options);
+        assert_eq!((p.n_ctx, p.n_batch, p.n_ubatch, p.kv_type, p.gpu_layers), (2048, 256, 256, KvType::Q8_0, 999));
+        options.chat.n_ctx = 0;
+        assert_eq!(plan_for(&shape, &options).n_ctx, 8192);
+        shape.role = ModelRole::Embedding;
+        let p = plan_for(&shape, &options);
+        assert_eq!((p.n_ctx, p.n_batch, p.n_seq_max, p.embeddings), (512, 512, 64, true));
+        shape.role = ModelRole::Reranker;
+        assert_eq!(plan_for(&shape, &options).n_ctx, 1024);
+    }
+}

@@ -15,11 +15,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use quire_app::OpenOptions;
+use quire_app::fit::{GPU_BACKEND, plan_for};
 use quire_llm::protocol::{ModelReply, ModelRequest};
 use quire_llm::{ChatOptions, EmbedOptions, GpuLayers};
 use quire_models::{
-    ContextPlan, Estimate, GgufInfo, KvType, Machine, ModelRole, ModelShape, PlannedModel, STARTER_MODELS, Split,
-    Verdict, assess, budget, human,
+    ContextPlan, Estimate, GgufInfo, KvType, Machine, ModelRole, ModelShape, STARTER_MODELS, Split, Verdict, assess,
+    human,
 };
 
 #[derive(Subcommand)]
@@ -98,9 +99,6 @@ pub enum ModelsCommand {
     },
 }
 
-/// Whether this build's llama.cpp can use a GPU.
-const GPU_BACKEND: bool = cfg!(any(feature = "cuda", feature = "vulkan", feature = "metal"));
-
 pub fn run(command: &ModelsCommand, options: &OpenOptions) -> Result<()> {
     match command {
         ModelsCommand::List { json } => list(options, *json),
@@ -125,16 +123,6 @@ pub fn run(command: &ModelsCommand, options: &OpenOptions) -> Result<()> {
     }
 }
 
-fn kv_of(kv: quire_llm::KvType) -> KvType {
-    match kv {
-        quire_llm::KvType::F32 => KvType::F32,
-        quire_llm::KvType::F16 => KvType::F16,
-        quire_llm::KvType::Bf16 => KvType::Bf16,
-        quire_llm::KvType::Q8_0 => KvType::Q8_0,
-        quire_llm::KvType::Q4_0 => KvType::Q4_0,
-    }
-}
-
 fn llm_kv(kv: KvType) -> quire_llm::KvType {
     match kv {
         KvType::F32 => quire_llm::KvType::F32,
@@ -142,39 +130,6 @@ fn llm_kv(kv: KvType) -> quire_llm::KvType {
         KvType::Bf16 => quire_llm::KvType::Bf16,
         KvType::Q8_0 => quire_llm::KvType::Q8_0,
         KvType::Q4_0 => quire_llm::KvType::Q4_0,
-    }
-}
-
-/// The context Quire creates for a model of this role, with the user's settings (chat: context, batches, KV
-/// type, GPU layers; embeddings: batch, sequences, GPU layers; reranker: the rerank lane's fixed window).
-fn plan_for(shape: &ModelShape, options: &OpenOptions) -> ContextPlan {
-    match shape.role {
-        ModelRole::Chat => {
-            let chat = &options.chat;
-            let trained = shape.context_length.unwrap_or(4096).min(u64::from(u32::MAX)) as u32;
-            let n_ctx = if chat.n_ctx == 0 { trained.min(8192) } else { chat.n_ctx };
-            let n_batch = chat.batch.clamp(8, n_ctx.max(8));
-            ContextPlan {
-                n_ctx,
-                n_batch,
-                n_ubatch: chat.ubatch.clamp(8, n_batch),
-                n_seq_max: 1,
-                kv_type: kv_of(chat.kv_type),
-                flash_attention: chat.flash_attention,
-                gpu_layers: chat.gpu_layers.count(),
-                embeddings: false,
-            }
-        }
-        ModelRole::Embedding => {
-            let e = &options.embed;
-            ContextPlan {
-                flash_attention: e.flash_attention,
-                gpu_layers: e.gpu_layers,
-                ..ContextPlan::embedding(e.batch_tokens.clamp(32, 1 << 16) as u32, e.max_sequences as u32)
-            }
-        }
-        // the rerank lane loads with llama.cpp's default: every layer on the GPU of a GPU build
-        ModelRole::Reranker => ContextPlan { gpu_layers: 999, ..ContextPlan::reranker(shape.context_length) },
     }
 }
 
@@ -709,31 +664,22 @@ struct Together {
     advice: Vec<String>,
 }
 
-/// The chat, embedding and (when one is found) reranker models Quire would load, each with its context.
+/// The chat, embedding and (when one is found) reranker models Quire would load, each with its context (the
+/// app's models screen sums the same). None: a configured model is missing or unreadable.
 fn configured_budget(options: &OpenOptions, machine: &Machine) -> Option<Together> {
-    let chat = options.chat_options().ok()?.model;
-    let embedding = options.embed_model_path().ok()?;
-    let mut paths = vec![("chat", chat), ("embedding", embedding)];
-    paths.extend(options.rerank_model_path().map(|p| ("reranker", p)));
-    let mut planned = Vec::new();
-    for (label, path) in &paths {
-        let shape = ModelShape::read(path).ok()?;
-        let plan = plan_for(&shape, options);
-        // as Quire loads them: the GPU layers of the settings
-        planned.push(PlannedModel { label: label.to_string(), shape, plan, fixed_gpu_layers: Some(plan.gpu_layers) });
-    }
-    let b = budget(&planned, machine, GPU_BACKEND);
+    let t = quire_app::fit::together(options, machine).ok()?;
+    let b = t.budget;
     Some(Together {
         models: b
             .models
-            .iter()
-            .zip(&paths)
-            .map(|(l, (_, path))| TogetherModel {
-                label: l.label.clone(),
-                path: path.clone(),
+            .into_iter()
+            .zip(t.paths)
+            .map(|(l, path)| TogetherModel {
+                label: l.label,
+                path,
                 gpu_layers: l.gpu_layers,
                 total: l.estimate.total.total(),
-                estimate: l.estimate.clone(),
+                estimate: l.estimate,
             })
             .collect(),
         fits: b.fits,
@@ -767,48 +713,5 @@ mod tests {
         assert_eq!(m.lines.len(), 8);
         assert_eq!(m.lines[0], "CPU_Mapped model buffer size = 92.10 MiB");
         assert_eq!(m.lines[3], "CPU  output buffer size = 0.19 MiB");
-    }
-
-    #[test]
-    fn plans_follow_quire_settings() {
-        let mut options = OpenOptions::new(Some(PathBuf::from("/tmp/none"))).expect("options");
-        options.chat.n_ctx = 2048;
-        options.chat.kv_type = quire_llm::KvType::Q8_0;
-        options.chat.gpu_layers = GpuLayers::All;
-        let mut shape = ModelShape {
-            architecture: "llama".into(),
-            role: ModelRole::Chat,
-            quantization: None,
-            parameters: 0,
-            weight_bytes: 0,
-            n_layer: 2,
-            n_embd: 64,
-            n_head: 1,
-            n_head_kv: 1,
-            head_dim_k: 64,
-            head_dim_v: 64,
-            n_ff: 128,
-            n_vocab: 100,
-            context_length: Some(8192),
-            sliding_window: None,
-            encoder_only: false,
-            gated_ffn: true,
-            experts: None,
-            recurrent: false,
-            kv_width: vec![(64, 64); 2],
-            layer_bytes: vec![0; 2],
-            input_bytes: 0,
-            output_bytes: 0,
-            tied_output_bytes: 0,
-        };
-        let p = plan_for(&shape, &options);
-        assert_eq!((p.n_ctx, p.n_batch, p.n_ubatch, p.kv_type, p.gpu_layers), (2048, 256, 256, KvType::Q8_0, 999));
-        options.chat.n_ctx = 0;
-        assert_eq!(plan_for(&shape, &options).n_ctx, 8192);
-        shape.role = ModelRole::Embedding;
-        let p = plan_for(&shape, &options);
-        assert_eq!((p.n_ctx, p.n_batch, p.n_seq_max, p.embeddings), (512, 512, 64, true));
-        shape.role = ModelRole::Reranker;
-        assert_eq!(plan_for(&shape, &options).n_ctx, 1024);
     }
 }
