@@ -43,6 +43,20 @@ const COMMANDS: &[&str] = &[
     "pause_indexing",
     "retry_documents",
     "settle_given_up",
+    "models_catalog",
+    "model_download_start",
+    "model_download_start_hf",
+    "model_download_pause",
+    "model_download_resume",
+    "model_download_cancel",
+    "model_downloads",
+    "model_download_resume_partial",
+    "model_download_discard",
+    "model_downloads_clear",
+    "models_search",
+    "choose_model_file",
+    "model_import",
+    "model_unregister",
 ];
 
 fn main() {

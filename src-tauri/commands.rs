@@ -528,7 +528,7 @@ pub struct MachineSummary {
 /// in memory.
 #[tauri::command]
 pub async fn list_models(state: State<'_, AppState>) -> Result<ModelList> {
-    let dir = quire_models::models_dir();
+    let dir = state.models_dir().to_path_buf();
     let (models, broken) = quire_models::installed_in(&dir).map_err(|e| Error::Internal(e.to_string()))?;
     let options = state.options()?;
     let chat = options.chat_options().ok().map(|c| c.model);

@@ -12,6 +12,10 @@ pub enum Error {
     /// The core or one of its adapters failed; the core names the kind (`quire_core::Error::kind`).
     #[error(transparent)]
     Core(#[from] quire_core::Error),
+    /// A model download, search or import failed; `quire_models::ModelsError::kind` names the kind (`offline`,
+    /// `no_space`, `checksum_mismatch`, …), so the models screen can say what to do.
+    #[error(transparent)]
+    Models(#[from] quire_models::ModelsError),
     /// The UI sent something the command cannot act on.
     #[error("{0}")]
     InvalidInput(String),
@@ -25,6 +29,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::Core(error) => error.kind(),
+            Error::Models(error) => error.kind(),
             Error::InvalidInput(_) => "invalid_input",
             Error::Internal(_) => "internal",
         }
@@ -66,6 +71,25 @@ mod tests {
             serde_json::to_value(&error)?,
             json!({ "kind": "worker_timeout", "message": "the extract worker did not answer within 30 s" })
         );
+        Ok(())
+    }
+
+    #[test]
+    fn models_errors_name_what_went_wrong() -> serde_json::Result<()> {
+        let error = Error::from(quire_models::ModelsError::Network {
+            url: "https://huggingface.co/api/models".into(),
+            reason: "connection refused".into(),
+        });
+        let value = serde_json::to_value(&error)?;
+        assert_eq!(value["kind"], "offline");
+        assert!(value["message"].as_str().unwrap_or_default().contains("connection refused"), "{value}");
+        let error = Error::from(quire_models::ModelsError::NotEnoughSpace {
+            dir: "/m".into(),
+            needed: 10,
+            available: 1,
+            headroom: 0,
+        });
+        assert_eq!(serde_json::to_value(&error)?["kind"], "no_space");
         Ok(())
     }
 }

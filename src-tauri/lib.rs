@@ -11,6 +11,7 @@
 //! ```
 
 pub mod commands;
+pub mod downloads;
 pub mod error;
 pub mod imports;
 pub mod state;
@@ -48,6 +49,7 @@ pub fn run() {
 /// `allow-…` permission) and in `capabilities/default.json`.
 pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     use commands::*;
+    use downloads::*;
     builder
         // Used from Rust only (the file dialogs and "open"/"show in folder" commands); the window is granted
         // none of these plugins' own commands.
@@ -101,6 +103,20 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             set_default_model,
             get_settings,
             save_settings,
+            models_catalog,
+            model_download_start,
+            model_download_start_hf,
+            model_download_pause,
+            model_download_resume,
+            model_download_cancel,
+            model_downloads,
+            model_download_resume_partial,
+            model_download_discard,
+            model_downloads_clear,
+            models_search,
+            choose_model_file,
+            model_import,
+            model_unregister,
         ])
 }
 
@@ -119,3 +135,5 @@ fn init_tracing() {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_downloads;

@@ -12,6 +12,7 @@ use quire_app::{OpenOptions, Opened};
 use quire_core::paths::DataDirSource;
 use quire_core::settings::Settings;
 
+use crate::downloads::Downloads;
 use crate::error::{Error, Result};
 use crate::watching::Watching;
 
@@ -32,6 +33,8 @@ pub struct AppState {
     answers: Mutex<HashMap<String, Arc<AtomicBool>>>,
     /// The chat model the worker holds, as far as the shell knows.
     pub(crate) loaded_chat: Mutex<Option<PathBuf>>,
+    /// Model downloads (`downloads.rs`): the queue, the models folder and the Hugging Face endpoint.
+    pub(crate) downloads: Downloads,
 }
 
 /// Locks a std mutex; a panic while it was held does not make the state unusable.
@@ -66,7 +69,27 @@ impl AppState {
             watching: Watching::default(),
             answers: Mutex::new(HashMap::new()),
             loaded_chat: Mutex::new(None),
+            downloads: Downloads::new(quire_models::models_dir(), quire_models::HfClient::endpoint_from_env()),
         }
+    }
+
+    /// Downloads and imports models into `models_dir` (listed by `list_models`), from the Hugging Face
+    /// `endpoint` (a mirror; tests use a loopback server), instead of `$QUIRE_MODELS_DIR` and `HF_ENDPOINT`.
+    pub fn with_models(mut self, models_dir: impl Into<PathBuf>, endpoint: impl Into<String>) -> Self {
+        self.downloads = Downloads::new(models_dir.into(), endpoint.into());
+        self
+    }
+
+    /// Downloads with `downloader` (tests shorten its progress interval and retry delays).
+    #[cfg(test)]
+    pub(crate) fn with_downloader(self, downloader: quire_models::Downloader) -> Self {
+        self.downloads.set_downloader(downloader);
+        self
+    }
+
+    /// The folder the models are listed from, downloaded and imported into.
+    pub fn models_dir(&self) -> &Path {
+        self.downloads.models_dir()
     }
 
     /// The folder that holds the library, its indexes and settings.

@@ -68,6 +68,26 @@ pub enum ModelsError {
 }
 
 impl ModelsError {
+    /// A stable snake_case name for the kind of failure, for an app to branch on (what to tell the user to do).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ModelsError::NotInstalled { .. } => "not_installed",
+            ModelsError::SizeMismatch { .. } | ModelsError::HashMismatch { .. } => "damaged_model",
+            ModelsError::Io { .. } => "io",
+            ModelsError::InvalidGguf { .. } => "invalid_gguf",
+            ModelsError::UnknownModel { .. } => "unknown_model",
+            ModelsError::Unsupported(_) => "unsupported",
+            ModelsError::NotEnoughSpace { .. } => "no_space",
+            ModelsError::Busy { .. } => "busy",
+            ModelsError::Network { .. } => "offline",
+            ModelsError::HttpStatus { .. } => "http_status",
+            ModelsError::ChecksumMismatch { .. } => "checksum_mismatch",
+            ModelsError::BadDownload { .. } => "bad_download",
+            ModelsError::Import { .. } => "import_failed",
+            ModelsError::BadApiResponse { .. } => "bad_response",
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         ModelsError::Io { path: path.into(), source }
     }

@@ -34,6 +34,8 @@ pub enum JobState {
     /// The reason, for people. [`DownloadQueue::resume`] queues it again (resuming when it can).
     Failed {
         error: String,
+        /// [`crate::ModelsError::kind`] of the reason.
+        kind: &'static str,
     },
     /// Stopped and its partial file deleted.
     Cancelled,
@@ -205,7 +207,7 @@ impl DownloadQueue {
                         JobState::Cancelled
                     }
                     Ok(Outcome::Paused(_)) => JobState::Paused,
-                    Err(e) => JobState::Failed { error: e.to_string() },
+                    Err(e) => JobState::Failed { error: e.to_string(), kind: e.kind() },
                 };
                 job.discard = false;
             });
