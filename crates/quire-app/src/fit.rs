@@ -70,11 +70,16 @@ pub struct Together {
 }
 
 /// The chat, embedding and (when one is installed) reranker models of `options`, each with its context and the
-/// GPU layers of the settings, summed against the machine. Err: a model is missing or unreadable.
+/// GPU layers of the settings, summed against the machine; a role served by a remote server loads nothing here.
+/// Err: a model is missing or unreadable.
 pub fn together(options: &OpenOptions, machine: &Machine) -> quire_core::Result<Together> {
-    let chat = options.chat_options()?.model;
-    let embedding = options.embed_model_path()?;
-    let mut models = vec![("chat", chat), ("embedding", embedding)];
+    let mut models = Vec::new();
+    if options.remote.chat.is_none() {
+        models.push(("chat", options.chat_options()?.model));
+    }
+    if options.remote.embedding.is_none() {
+        models.push(("embedding", options.embed_model_path()?));
+    }
     models.extend(options.rerank_model_path().map(|p| ("reranker", p)));
     let mut planned = Vec::new();
     for (label, path) in &models {

@@ -1,5 +1,5 @@
 //! The composition root: opens a [`Library`] with the real adapters (LanceDB store, llama.cpp embedder, parser
-//! worker) and runs the worker modes. The desktop shell and the `quire` command line both start here, so they
+//! worker, or an OpenAI-compatible server per role when the settings name one) and runs the worker modes. The desktop shell and the `quire` command line both start here, so they
 //! open the same library the same way.
 //!
 //! ```no_run
@@ -25,11 +25,15 @@ use quire_core::answer::{Answer, AnswerEvent, AnswerOptions, Answerer, Question,
 use quire_core::collections::Collections;
 use quire_core::conversation::{Conversation, ConversationStore, Message, Scope};
 use quire_core::library::{Library, LibraryConfig};
-use quire_core::settings::{self, Settings};
+use quire_core::settings::{self, RemoteEndpoint, Remotes, Settings};
 use quire_core::worker::{Worker, WorkerSpec};
-use quire_core::{Embedder, Error, Result, SearchFilter};
+use quire_core::{DocStatus, Embedder, Error, Generator, Result, SearchFilter};
 use quire_extract::{ExtractorOptions, ProcessExtractor};
-use quire_llm::{ChatOptions, EmbedOptions, GpuLayers, LlamaEmbedder, LlamaGenerator, LlamaReranker};
+use quire_keys::Keychain;
+use quire_llm::{
+    ChatOptions, EmbedOptions, GpuLayers, LlamaEmbedder, LlamaGenerator, LlamaReranker, RemoteEmbedder,
+    RemoteGenerator, RemoteOptions,
+};
 use quire_store::LanceStore;
 
 /// The first argument that starts a worker: `<exe> __worker <name> <args…>`.
@@ -69,6 +73,18 @@ pub struct OpenOptions {
     pub library: LibraryConfig,
     /// The program started for workers (this executable, which has the worker modes).
     pub worker_program: PathBuf,
+    /// OpenAI-compatible servers used instead of the local models, per role (from the settings).
+    pub remote: Remotes,
+    /// Where the API keys of remote servers are kept (the OS keychain; see [`OpenOptions::api_key`]).
+    pub keychain: Keychain,
+    /// Timeouts of remote calls.
+    pub remote_options: RemoteOptions,
+}
+
+/// The environment variable that gives the API key of a role's remote server (it wins over the keychain):
+/// `QUIRE_CHAT_API_KEY`, `QUIRE_EMBEDDING_API_KEY`.
+pub fn api_key_env(role: &str) -> String {
+    format!("QUIRE_{}_API_KEY", role.to_uppercase())
 }
 
 impl OpenOptions {
@@ -85,7 +101,27 @@ impl OpenOptions {
             extract: ExtractorOptions::default(),
             library: LibraryConfig::default(),
             worker_program,
+            remote: Remotes::default(),
+            keychain: Keychain::default(),
+            remote_options: RemoteOptions::default(),
         })
+    }
+
+    /// The API key for the remote server of `role` ("chat" or "embedding"): `QUIRE_<ROLE>_API_KEY` when set,
+    /// else the one saved in the keychain for that role and server, else None (a server that needs no key).
+    /// A system without a keychain has no saved keys: None. Other keychain failures are errors.
+    pub fn api_key(&self, role: &str, endpoint: &RemoteEndpoint) -> Result<Option<String>> {
+        if let Some(key) = std::env::var(api_key_env(role)).ok().filter(|k| !k.trim().is_empty()) {
+            return Ok(Some(key.trim().to_string()));
+        }
+        match self.keychain.get(&quire_keys::account(role, endpoint)) {
+            Ok(key) => Ok(key),
+            Err(error @ quire_keys::KeyError::NoKeychain { .. }) => {
+                tracing::debug!(%error, role, "no keychain: the remote server is asked without a key");
+                Ok(None)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// The embedding model file to load.
@@ -96,21 +132,14 @@ impl OpenOptions {
         }
     }
 
-    /// The reranker to use: the one set, or the first `*rerank*.gguf` in the model cache.
+    /// The reranker to use: the one set, or the first installed reranker of the model cache (a GGUF declaring
+    /// rank pooling, by file name, then those registered in place; see [`quire_models::installed_in`]).
     pub fn rerank_model_path(&self) -> Option<PathBuf> {
         if let Some(p) = &self.rerank_model {
             return Some(p.clone());
         }
-        let mut found: Vec<PathBuf> = std::fs::read_dir(quire_models::models_dir())
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension().is_some_and(|e| e == "gguf")
-                    && p.file_name().is_some_and(|n| n.to_string_lossy().to_lowercase().contains("rerank"))
-            })
-            .collect();
-        found.sort();
-        found.into_iter().next()
+        let (models, _broken) = quire_models::installed_in(&quire_models::models_dir()).ok()?;
+        models.into_iter().find(|m| m.role == quire_models::ModelRole::Reranker).map(|m| m.path)
     }
 
     /// The chat model options, with the starter chat model when none is set.
@@ -134,14 +163,45 @@ pub struct Opened {
 }
 
 impl Opened {
-    /// Answers over the library with the chat model of `options.chat` (loaded on the first question).
+    /// Answers over the library with the remote chat server of `options.remote.chat` when one is set (its key
+    /// read now, so a key saved meanwhile applies), else the local chat model of `options.chat` (loaded on the
+    /// first question).
     pub fn answerer(&self) -> Result<Answerer> {
-        let chat = self.options.chat_options()?;
         let reranker = self.options.rerank_model_path().map(|model| {
-            Arc::new(LlamaReranker::new(Arc::clone(&self.models), model, chat.threads)) as Arc<dyn Reranker>
+            Arc::new(LlamaReranker::new(Arc::clone(&self.models), model, self.options.chat.threads))
+                as Arc<dyn Reranker>
         });
-        let generator = LlamaGenerator::new(Arc::clone(&self.models), chat);
-        Ok(Answerer::new(Arc::clone(&self.library), Arc::new(generator), reranker, self.options.answer.clone()))
+        Ok(Answerer::new(Arc::clone(&self.library), self.generator()?, reranker, self.options.answer.clone()))
+    }
+
+    /// The chat model answers are written with: the remote server of the settings, or the local model.
+    pub fn generator(&self) -> Result<Arc<dyn Generator>> {
+        Ok(match &self.options.remote.chat {
+            Some(endpoint) => {
+                let key = self.options.api_key("chat", endpoint)?;
+                // The context window prompts are fitted into: the runtime setting (the server's is not known).
+                let n_ctx = if self.options.chat.n_ctx == 0 { 4096 } else { self.options.chat.n_ctx };
+                Arc::new(RemoteGenerator::new(endpoint.clone(), key, n_ctx, self.options.remote_options.clone())?)
+            }
+            None => Arc::new(LlamaGenerator::new(Arc::clone(&self.models), self.options.chat_options()?)),
+        })
+    }
+
+    /// The chat model's name as answers record it: `remote:<model>` for a remote server, else the model file.
+    pub fn chat_model_name(&self) -> Result<String> {
+        Ok(match &self.options.remote.chat {
+            Some(endpoint) => format!("remote:{}", endpoint.model.trim()),
+            None => self.options.chat_options()?.model.display().to_string(),
+        })
+    }
+
+    /// How many documents are indexed with another embedding model than the one this library opened with: they
+    /// have no chunks in its table (vectors of different models never mix), so they are not found until they
+    /// are indexed again (an ingest or sync re-embeds them; the desktop app does it when the model changes).
+    pub async fn documents_of_other_models(&self) -> Result<usize> {
+        let model = &self.library.embedder().info().model_id;
+        let documents = self.library.documents().await?;
+        Ok(documents.iter().filter(|d| d.status == DocStatus::Indexed && d.embedding_model != *model).count())
     }
 
     /// The conversations of this data folder.
@@ -151,18 +211,42 @@ impl Opened {
 }
 
 /// Opens (creating if needed) the library in `options.data_dir`, with its model worker.
+///
+/// With a remote embedding server (`options.remote.embedding`) the library embeds there (the server is asked
+/// once now, for the vectors' dimension), no local embedding model is needed and the model worker, started only
+/// if something asks for it, holds no embedding model. Its model id is [`quire_llm::remote_model_id`], so its
+/// vectors go to a chunks table of their own.
 pub async fn open(options: &OpenOptions) -> Result<Opened> {
     std::fs::create_dir_all(&options.data_dir).map_err(|e| Error::io(&options.data_dir, e))?;
-    let model = options.embed_model_path()?;
-    let models = quire_llm::model_worker(&options.worker_program, Some(&model), &options.embed);
-    let embedder = LlamaEmbedder::connect(Arc::clone(&models)).await?;
+    let (embedder, models): (Arc<dyn Embedder>, Arc<Worker>) = match &options.remote.embedding {
+        Some(endpoint) => {
+            let key = options.api_key("embedding", endpoint)?;
+            let embedder = RemoteEmbedder::connect(endpoint.clone(), key, options.remote_options.clone()).await?;
+            (Arc::new(embedder), quire_llm::model_worker(&options.worker_program, None, &options.embed))
+        }
+        None => {
+            let model = options.embed_model_path()?;
+            let models = quire_llm::model_worker(&options.worker_program, Some(&model), &options.embed);
+            (Arc::new(LlamaEmbedder::connect(Arc::clone(&models)).await?), models)
+        }
+    };
     let info = embedder.info().clone();
     let store = LanceStore::open(&options.data_dir.join("library"), &info.model_id, info.dim).await?;
     let spec = WorkerSpec::with_program(options.worker_program.clone(), quire_extract::WORKER_NAME, Vec::new());
     let extractor = ProcessExtractor::new(spec, options.extract.clone());
     tracing::info!(data_dir = %options.data_dir.display(), model = %info.model_id, "library open");
-    let library = Library::new(Arc::new(store), Arc::new(embedder), Arc::new(extractor), options.library.clone());
-    Ok(Opened { library: Arc::new(library), models, options: options.clone() })
+    let library = Library::new(Arc::new(store), embedder, Arc::new(extractor), options.library.clone());
+    let opened = Opened { library: Arc::new(library), models, options: options.clone() };
+    match opened.documents_of_other_models().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            documents = n,
+            model = %info.model_id,
+            "documents indexed with another embedding model are not searchable until they are indexed again"
+        ),
+        Err(error) => tracing::warn!(%error, "could not count the documents of other embedding models"),
+    }
+    Ok(opened)
 }
 
 /// Opens (creating if needed) the library in `options.data_dir`.
@@ -172,9 +256,10 @@ pub async fn open_library(options: &OpenOptions) -> Result<Library> {
 }
 
 impl OpenOptions {
-    /// Applies the user's settings: the model files, how the chat model runs, how answers are sampled and how
-    /// documents are chunked.
+    /// Applies the user's settings: the model files or remote servers, how the chat model runs, how answers are
+    /// sampled and how documents are chunked.
     pub fn apply_settings(&mut self, settings: &Settings) {
+        self.remote = settings.remote.clone();
         if let Some(path) = &settings.models.embedding {
             self.embed_model = Some(path.clone());
         }
@@ -266,7 +351,7 @@ impl Opened {
                 attributed: false,
                 sources: Vec::new(),
                 rewritten_query: None,
-                model: self.options.chat_options()?.model.display().to_string(),
+                model: self.chat_model_name()?,
                 stop: quire_core::StopReason::Cancelled,
                 notice: Some("stopped before the answer began".into()),
                 not_in_library: false,
