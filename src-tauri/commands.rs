@@ -474,7 +474,7 @@ pub async fn ask(
         };
         let (conversation, answer) =
             core.ask_in(&request.conversation_id, &request.question, request.regenerate, &cancel, &mut forward).await?;
-        if !answer.not_in_library {
+        if !answer.not_in_library && core.options.remote.chat.is_none() {
             *lock(&state.loaded_chat) = Some(core.options.chat_options()?.model);
         }
         Ok(conversation)
@@ -531,8 +531,9 @@ pub async fn list_models(state: State<'_, AppState>) -> Result<ModelList> {
     let dir = state.models_dir().to_path_buf();
     let (models, broken) = quire_models::installed_in(&dir).map_err(|e| Error::Internal(e.to_string()))?;
     let options = state.options()?;
-    let chat = options.chat_options().ok().map(|c| c.model);
-    let embedding = options.embed_model_path().ok();
+    // A role served by a remote server has no local default.
+    let chat = options.remote.chat.is_none().then(|| options.chat_options().ok().map(|c| c.model)).flatten();
+    let embedding = options.remote.embedding.is_none().then(|| options.embed_model_path().ok()).flatten();
     let reranker = options.rerank_model_path();
     let library_open = state.core_if_open().await.is_some();
     let loaded_chat = lock(&state.loaded_chat).clone();
@@ -630,9 +631,14 @@ pub fn get_settings(state: State<'_, AppState>) -> Result<Settings> {
 pub struct SavedSettings {
     pub settings: Settings,
     pub reindexing: bool,
+    /// Why the library could not be opened with the new settings (e.g. the new remote embedding server refused
+    /// the key); the settings were saved.
+    pub notice: Option<String>,
 }
 
-/// Validates and saves the settings. A change of chunking re-indexes every document in the background.
+/// Validates and saves the settings. A change of chunking re-indexes every document in the background, and so
+/// does a change of the embedding model (a local file or a remote server): each model has its own vectors, so
+/// the documents are embedded again with the new one (those of the old one are not mixed in).
 #[tauri::command]
 pub async fn save_settings<R: Runtime>(
     app: AppHandle<R>,
@@ -640,15 +646,26 @@ pub async fn save_settings<R: Runtime>(
     settings: Settings,
 ) -> Result<SavedSettings> {
     let previous = state.save_settings(settings.clone()).await?;
-    let reindexing = previous.rechunks(&settings);
-    if reindexing {
+    let rechunks = previous.rechunks(&settings);
+    let mut reindexing = rechunks;
+    let mut notice = None;
+    if !rechunks && crate::state::changes_embedding_model(&previous, &settings) {
+        match crate::remote::reembed_other_models(&app, &state).await {
+            Ok(documents) => reindexing = documents > 0,
+            Err(error) => {
+                let lead = "The settings were saved, but the library could not be opened with the new embedding model";
+                notice = Some(format!("{lead}: {error}"))
+            }
+        }
+    }
+    if rechunks {
         let documents = state.core().await?.library.documents().await?;
         let paths: Vec<PathBuf> = documents.into_iter().map(|d| PathBuf::from(d.path)).collect();
         if !paths.is_empty() {
             imports::import(&app, paths, true, None)?;
         }
     }
-    Ok(SavedSettings { settings, reindexing })
+    Ok(SavedSettings { settings, reindexing, notice })
 }
 
 #[cfg(test)]

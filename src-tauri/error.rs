@@ -16,6 +16,9 @@ pub enum Error {
     /// `no_space`, `checksum_mismatch`, …), so the models screen can say what to do.
     #[error(transparent)]
     Models(#[from] quire_models::ModelsError),
+    /// The keychain of remote endpoints' API keys failed; `no_keychain` when the system has none.
+    #[error(transparent)]
+    Keys(#[from] quire_keys::KeyError),
     /// The UI sent something the command cannot act on.
     #[error("{0}")]
     InvalidInput(String),
@@ -30,6 +33,7 @@ impl Error {
         match self {
             Error::Core(error) => error.kind(),
             Error::Models(error) => error.kind(),
+            Error::Keys(error) => error.kind(),
             Error::InvalidInput(_) => "invalid_input",
             Error::Internal(_) => "internal",
         }

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod downloads;
 pub mod error;
 pub mod imports;
+pub mod remote;
 pub mod state;
 pub mod watching;
 
@@ -50,6 +51,7 @@ pub fn run() {
 pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     use commands::*;
     use downloads::*;
+    use remote::*;
     builder
         // Used from Rust only (the file dialogs and "open"/"show in folder" commands); the window is granted
         // none of these plugins' own commands.
@@ -103,6 +105,10 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             set_default_model,
             get_settings,
             save_settings,
+            set_api_key,
+            delete_api_key,
+            api_key_status,
+            test_remote,
             models_catalog,
             model_download_start,
             model_download_start_hf,
@@ -137,3 +143,5 @@ fn init_tracing() {
 mod tests;
 #[cfg(test)]
 mod tests_downloads;
+#[cfg(test)]
+mod tests_remote;

@@ -11,6 +11,7 @@ use quire_app::jobs::Queue;
 use quire_app::{OpenOptions, Opened};
 use quire_core::paths::DataDirSource;
 use quire_core::settings::Settings;
+use quire_keys::Keychain;
 
 use crate::downloads::Downloads;
 use crate::error::{Error, Result};
@@ -33,8 +34,20 @@ pub struct AppState {
     answers: Mutex<HashMap<String, Arc<AtomicBool>>>,
     /// The chat model the worker holds, as far as the shell knows.
     pub(crate) loaded_chat: Mutex<Option<PathBuf>>,
+    /// Where remote endpoints' API keys are kept (`remote.rs`): the OS keychain, service "Quire".
+    keychain: Keychain,
     /// Model downloads (`downloads.rs`): the queue, the models folder and the Hugging Face endpoint.
     pub(crate) downloads: Downloads,
+}
+
+/// Whether going from `previous` to `next` changes the embedding model (a local file, or a remote server or its
+/// model): the library's documents must then be embedded again, into the new model's own table.
+pub(crate) fn changes_embedding_model(previous: &Settings, next: &Settings) -> bool {
+    let remote_id = |s: &Settings| s.remote.embedding.as_ref().map(quire_llm::remote_model_id);
+    match (remote_id(previous), remote_id(next)) {
+        (None, None) => previous.models.embedding != next.models.embedding,
+        (a, b) => a != b,
+    }
 }
 
 /// Locks a std mutex; a panic while it was held does not make the state unusable.
@@ -69,6 +82,7 @@ impl AppState {
             watching: Watching::default(),
             answers: Mutex::new(HashMap::new()),
             loaded_chat: Mutex::new(None),
+            keychain: Keychain::default(),
             downloads: Downloads::new(quire_models::models_dir(), quire_models::HfClient::endpoint_from_env()),
         }
     }
@@ -92,6 +106,22 @@ impl AppState {
         self.downloads.models_dir()
     }
 
+    /// Keeps remote endpoints' API keys under `keychain` (tests use a service of their own).
+    pub fn with_keychain(mut self, keychain: Keychain) -> Self {
+        self.keychain = keychain;
+        self
+    }
+
+    /// Where remote endpoints' API keys are kept.
+    pub fn keychain(&self) -> &Keychain {
+        &self.keychain
+    }
+
+    /// Closes the library and its model worker; the next command that needs them opens them again.
+    pub async fn close_core(&self) {
+        *self.core.lock().await = None;
+    }
+
     /// The folder that holds the library, its indexes and settings.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -110,13 +140,13 @@ impl AppState {
         lock(&self.settings).clone()
     }
 
-    /// Validates and saves the settings; returns the previous ones. A change to the models or the chunking
-    /// closes the library, so that the next command opens it with them.
+    /// Validates and saves the settings; returns the previous ones. A change to the models, the remote
+    /// embedding server or the chunking closes the library, so that the next command opens it with them.
     pub async fn save_settings(&self, settings: Settings) -> Result<Settings> {
         let settings = settings.validated()?;
         settings.save(&self.data_dir)?;
         let previous = std::mem::replace(&mut *lock(&self.settings), settings.clone());
-        if previous.rechunks(&settings) || previous.models.embedding != settings.models.embedding {
+        if previous.rechunks(&settings) || changes_embedding_model(&previous, &settings) {
             *self.core.lock().await = None;
         }
         Ok(previous)
@@ -126,6 +156,7 @@ impl AppState {
     pub fn options(&self) -> Result<OpenOptions> {
         let mut options = OpenOptions::new(Some(self.data_dir.clone()))?;
         options.apply_settings(&self.settings());
+        options.keychain = self.keychain.clone();
         Ok(options)
     }
 
