@@ -16,6 +16,9 @@ pub mod fit;
 pub mod jobs;
 pub mod watch;
 
+/// The keychain of remote endpoints' API keys, for the binaries.
+pub use quire_keys;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

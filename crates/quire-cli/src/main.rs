@@ -4,6 +4,7 @@
 mod ask;
 mod bench;
 mod bench_ask;
+mod keys;
 mod models;
 mod output;
 
@@ -152,6 +153,10 @@ enum Command {
     /// Models: the catalog and the installed models, and whether each fits this machine's memory.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// API keys of the remote servers in the settings, kept in the system keychain: `key set ROLE` reads the key
+    /// from stdin.
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
 }
 
 #[derive(Subcommand)]
@@ -496,6 +501,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Models(command) => {
             models::run(command, &open_options(&cli)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Key(command) => {
+            keys::run(command, &open_options(&cli)?)?;
             Ok(ExitCode::SUCCESS)
         }
     }
