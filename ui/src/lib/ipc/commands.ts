@@ -272,3 +272,114 @@ export function getSettings(): Promise<Settings> {
 export function saveSettings(settings: Settings): Promise<SavedSettings> {
   return call<SavedSettings>('save_settings', { settings });
 }
+
+// Model downloads, catalog, Hugging Face search and import (src-tauri downloads.rs) ----------------------
+
+/** The curated catalog, each model with whether it is installed and whether it fits this machine. */
+export function getModelCatalog(): Promise<import('./types').CatalogView> {
+  return call('models_catalog');
+}
+
+/** Downloads the catalog model `id`; resolves with the download's id (progress comes as `model_download`). */
+export function startModelDownload(id: string): Promise<number> {
+  return call<number>('model_download_start', { id });
+}
+
+/** Downloads `file` of the Hugging Face repository `repo` (a search result). */
+export function startHfDownload(repo: string, file: string): Promise<number> {
+  return call<number>('model_download_start_hf', { repo, file });
+}
+
+/** Pauses a download (its partial file is kept); false when it is not queued or running. */
+export function pauseModelDownload(id: number): Promise<boolean> {
+  return call<boolean>('model_download_pause', { id });
+}
+
+/** Resumes a paused or failed download from its partial file. */
+export function resumeModelDownload(id: number): Promise<boolean> {
+  return call<boolean>('model_download_resume', { id });
+}
+
+/** Cancels a download and deletes its partial file. */
+export function cancelModelDownload(id: number): Promise<boolean> {
+  return call<boolean>('model_download_cancel', { id });
+}
+
+/** This session's downloads, and the unfinished ones an earlier run left. */
+export function getModelDownloads(): Promise<import('./types').DownloadsView> {
+  return call('model_downloads');
+}
+
+/** Resumes an unfinished download left by an earlier run; resolves with the new download's id. */
+export function resumePartialDownload(fileName: string): Promise<number> {
+  return call<number>('model_download_resume_partial', { fileName });
+}
+
+/** Deletes an unfinished download left by an earlier run. */
+export function discardPartialDownload(fileName: string): Promise<void> {
+  return call<void>('model_download_discard', { fileName });
+}
+
+/** Forgets the downloads that are done or cancelled. */
+export function clearFinishedDownloads(): Promise<void> {
+  return call<void>('model_downloads_clear');
+}
+
+/** GGUF repositories on Hugging Face matching `query`, with their files (kind `offline` when unreachable). */
+export function searchHfModels(query: string): Promise<import('./types').HfModel[]> {
+  return call('models_search', { query });
+}
+
+/** The system's file picker for one .gguf file; null when cancelled. */
+export function chooseModelFile(): Promise<string | null> {
+  return call<string | null>('choose_model_file');
+}
+
+/** Imports a GGUF file: copied into the models folder, or (`inPlace`) registered where it is. */
+export function importModel(path: string, inPlace: boolean): Promise<import('./types').ImportedModel> {
+  return call('model_import', { path, inPlace });
+}
+
+/** Removes a model registered in place from the list (the file stays where it is). */
+export function unregisterModel(path: string): Promise<boolean> {
+  return call<boolean>('model_unregister', { path });
+}
+
+/** Every change of a download (queued, progress, paused, done, failed, cancelled). */
+export function onModelDownload(
+  handler: (download: import('./types').ModelDownload) => void,
+): Promise<() => void> {
+  return listen('model_download', handler);
+}
+
+/** The installed models changed (a download finished, an import, a removal): list them again. */
+export function onModelsChanged(handler: () => void): Promise<() => void> {
+  return listen<null>('models_changed', () => handler());
+}
+
+// Remote endpoints (src-tauri remote.rs) --------------------------------------------------------------------
+// The API key goes from the window to the system keychain once; it is never kept here, in the settings or in
+// storage, and never comes back.
+
+/** Saves the API key of `role`'s saved server in the system keychain (kind `no_keychain`: nothing saved). */
+export function setApiKey(role: import('./types').RemoteRole, key: string): Promise<import('./types').KeyStatus> {
+  return call('set_api_key', { role, key });
+}
+
+/** Removes the API key of `role`'s saved server from the keychain. */
+export function deleteApiKey(role: import('./types').RemoteRole): Promise<import('./types').KeyStatus> {
+  return call('delete_api_key', { role });
+}
+
+/** Whether a key is stored for `role`'s saved server. */
+export function apiKeyStatus(role: import('./types').RemoteRole): Promise<import('./types').KeyStatus> {
+  return call('api_key_status', { role });
+}
+
+/** A quick request to `role`'s server — `endpoint` as typed, or the saved one — with the key stored for it. */
+export function testRemote(
+  role: import('./types').RemoteRole,
+  endpoint?: import('./types').RemoteEndpoint,
+): Promise<import('./types').RemoteTest> {
+  return call('test_remote', { role, endpoint: endpoint ?? null });
+}

@@ -379,6 +379,10 @@ export interface InstalledModel {
   is_default: boolean;
   /** Whether the model worker holds it in memory now. */
   loaded: boolean;
+  /** Registered where it is ("Keep it where it is" import), not a file of the models folder. */
+  external?: boolean;
+  /** Whether it fits this machine with the runtime settings; null when its header cannot be planned. */
+  fit?: ModelFit | null;
 }
 
 /** A file the models folder holds that is not a usable model (damaged, not GGUF). */
@@ -442,4 +446,176 @@ export interface SavedSettings {
   settings: Settings;
   /** The chunking changed: the library is being re-indexed (progress arrives as `ingest` events). */
   reindexing: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Model downloads, catalog, Hugging Face search and import (src-tauri downloads.rs)
+
+/** Where a model runs on this machine (quire-models `Placement`). */
+export type Placement = 'gpu' | 'partial' | 'cpu' | 'does_not_fit';
+
+/** Whether a model fits this machine (the part of quire-models `Verdict` the screen shows). */
+export interface ModelFit {
+  placement: Placement;
+  summary: string;
+  /** What to change, one sentence each. */
+  advice: string[];
+}
+
+/** A catalog model's fit: from its GGUF header when installed, else estimated from its file size. */
+export interface CatalogFit extends ModelFit {
+  estimated: boolean;
+}
+
+/** One model of the curated catalog (`models_catalog`). */
+export interface CatalogModel {
+  id: string;
+  name: string;
+  role: ModelRole;
+  /** The Hugging Face repository; null for a model made on this machine by scripts/models.sh. */
+  repo: string | null;
+  file: string;
+  size: number | null;
+  sha256: string | null;
+  quantization: string;
+  parameters: string;
+  license: string;
+  languages: string[];
+  context_length: number;
+  starter: boolean;
+  notes: string | null;
+  installed: boolean;
+  path: string;
+  downloadable: boolean;
+  fit: CatalogFit | null;
+  /** Why there is no fit. */
+  fit_note: string | null;
+}
+
+export interface CatalogView {
+  dir: string;
+  models: CatalogModel[];
+}
+
+export type DownloadStage = 'connecting' | 'downloading' | 'verifying' | 'installing';
+
+export interface DownloadProgress {
+  stage: DownloadStage;
+  done: number;
+  total: number | null;
+  bytes_per_second: number;
+  eta_seconds: number | null;
+  resumed_from: number;
+  restarts: number;
+  retries: number;
+}
+
+/** A model file put in the models folder by a download. */
+export interface InstalledDownload {
+  path: string;
+  file_name: string;
+  size: number;
+  sha256: string;
+  sha256_verified: boolean;
+  already_installed: boolean;
+}
+
+/** One download (quire-models `JobView`), as `model_downloads` lists it and the `model_download` event sends it. */
+export type ModelDownload = {
+  id: number;
+  label: string;
+  file_name: string;
+  progress: DownloadProgress | null;
+} & (
+  | { state: 'queued' | 'running' | 'paused' | 'cancelled' }
+  | { state: 'done'; installed: InstalledDownload }
+  | { state: 'failed'; error: string; kind: string }
+);
+
+/** An unfinished download left in the models folder by an earlier run. */
+export interface PartialDownload {
+  file_name: string;
+  url: string;
+  done: number;
+  total: number | null;
+  sha256: string | null;
+}
+
+export interface DownloadsView {
+  jobs: ModelDownload[];
+  partials: PartialDownload[];
+}
+
+/** A GGUF file of a Hugging Face repository. */
+export interface HfFile {
+  repo: string;
+  path: string;
+  size: number;
+  sha256: string | null;
+  quantization: string | null;
+  /** [part, parts] of a split model. */
+  split: [number, number] | null;
+  projector: boolean;
+  /** Why Quire cannot download it; null: it can. */
+  unusable: string | null;
+}
+
+/** A repository found by `models_search`. */
+export interface HfModel {
+  id: string;
+  downloads: number;
+  likes: number;
+  gated: boolean;
+  license: string | null;
+  files: HfFile[];
+  /** Why its files could not be listed. */
+  error: string | null;
+}
+
+/** `model_import`. */
+export interface ImportedModel {
+  model: InstalledModel;
+  mode: 'copy' | 'in_place';
+  sha256: string | null;
+  /** It was already there: nothing changed. */
+  already: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Remote endpoints: an OpenAI-compatible server per role and its API key (src-tauri remote.rs)
+
+/** A role a remote server can take. */
+export type RemoteRole = 'chat' | 'embedding';
+
+/** An OpenAI-compatible server (quire-core settings.rs `RemoteEndpoint`); its key is never part of it. */
+export interface RemoteEndpoint {
+  /** `http://host:port` or `https://…`, with or without `/v1`. */
+  base_url: string;
+  /** The model name the server knows. */
+  model: string;
+}
+
+/** `settings.remote`: the server of each role; null: the local model. */
+export interface RemoteSettings {
+  chat: RemoteEndpoint | null;
+  embedding: RemoteEndpoint | null;
+}
+
+/** Whether a key is stored for a role's server (the key itself never comes back). */
+export interface KeyStatus {
+  stored: boolean;
+  /** false: the system has no keychain, so no key can be stored (`detail` says why). */
+  keychain: boolean;
+  /** QUIRE_CHAT_API_KEY / QUIRE_EMBEDDING_API_KEY gives the key and wins over a stored one. */
+  from_environment: boolean;
+  detail: string | null;
+}
+
+export type RemoteTestOutcome = 'reachable' | 'auth_failed' | 'wrong_model' | 'unreachable' | 'invalid' | 'failed';
+
+/** `test_remote`: what a quick request to the server found, in words. */
+export interface RemoteTest {
+  ok: boolean;
+  outcome: RemoteTestOutcome;
+  message: string;
 }

@@ -28,7 +28,7 @@ export function formatContext(tokens: number | null): string {
 }
 
 /** What can be done with an installed model. */
-export type ModelAction = 'default' | 'load' | 'unload';
+export type ModelAction = 'default' | 'load' | 'unload' | 'unregister';
 
 export const ROLES: readonly ModelRole[] = ['chat', 'embedding', 'reranker'];
 

@@ -1,7 +1,14 @@
 import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { listModels, loadModel, setDefaultModel, unloadModel } from '$lib/ipc/commands';
+import {
+  listModels,
+  loadModel,
+  onModelsChanged,
+  setDefaultModel,
+  unloadModel,
+  unregisterModel,
+} from '$lib/ipc/commands';
 import { IpcError, type InstalledModel, type ModelList, type Settings } from '$lib/ipc';
 import ModelsScreen from '$lib/screens/ModelsScreen.svelte';
 
@@ -90,7 +97,7 @@ describe('ModelsScreen', () => {
     expect(screen.getByTestId('broken-model')).toHaveTextContent('half.gguf');
     expect(screen.getByTestId('broken-model')).toHaveTextContent('The file ends before its tensors.');
     expect(screen.getByTestId('models-dir')).toHaveTextContent('/data/models');
-    expect(screen.getByTestId('screen-models')).toHaveTextContent('Downloads come with the model manager');
+    expect(screen.getByTestId('screen-models')).toHaveTextContent('downloads and copied imports go here');
   });
 
   it('marks the default and loaded models and offers only what makes sense', async () => {
@@ -188,5 +195,41 @@ describe('ModelsScreen', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('cannot read /data/models');
     await user.click(screen.getByRole('button', { name: 'Retry' }));
     expect(await screen.findAllByTestId('model-row')).toHaveLength(3);
+  });
+
+  it('shows the fit and marks a model kept where it is, which can be removed from the list', async () => {
+    const external = model('big.gguf', {
+      path: '/disk/big.gguf',
+      external: true,
+      fit: { placement: 'partial', summary: '20 of 33 layers on the GPU', advice: [] },
+    });
+    vi.mocked(listModels).mockResolvedValue({ ...LIST, models: [SMOL, external] });
+    vi.mocked(unregisterModel).mockResolvedValue(true);
+    const user = userEvent.setup();
+    render(ModelsScreen);
+    await screen.findAllByTestId('model-row');
+
+    const row = within(rowOf('big.gguf'));
+    expect(row.getByTestId('badge-external')).toHaveTextContent('External');
+    expect(row.getByTestId('badge-fit')).toHaveTextContent('Partial offload');
+    expect(within(rowOf(SMOL.file_name)).queryByTestId('model-unregister')).not.toBeInTheDocument();
+
+    vi.mocked(listModels).mockResolvedValue({ ...LIST, models: [SMOL] });
+    await user.click(row.getByRole('button', { name: 'Remove from list' }));
+    expect(unregisterModel).toHaveBeenCalledWith('/disk/big.gguf');
+    await waitFor(() => expect(screen.getAllByTestId('model-row')).toHaveLength(1));
+  });
+
+  it('lists the models again when a download or import installs one', async () => {
+    let changed: () => void = () => {};
+    vi.mocked(onModelsChanged).mockImplementation(async (handler) => {
+      changed = handler;
+      return () => {};
+    });
+    render(ModelsScreen);
+    await screen.findAllByTestId('model-row');
+    const calls = vi.mocked(listModels).mock.calls.length;
+    changed();
+    await waitFor(() => expect(vi.mocked(listModels).mock.calls.length).toBe(calls + 1));
   });
 });
