@@ -140,6 +140,8 @@ pub struct LibraryOverview {
     pub watched: Vec<WatchedFolder>,
     /// How each watched folder is followed now, by path.
     pub watching: BTreeMap<String, FolderStatus>,
+    /// What opening the library had to repair after a crash (a version stepped back), one sentence each.
+    pub notices: Vec<String>,
 }
 
 #[tauri::command]
@@ -151,6 +153,7 @@ pub async fn library_overview(state: State<'_, AppState>) -> Result<LibraryOverv
         collections: Collections::load(state.data_dir())?.collections,
         watched: WatchedFolders::load(state.data_dir())?.folders,
         watching: state.watching.status(),
+        notices: core.library.store().recovered(),
     })
 }
 

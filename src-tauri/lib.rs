@@ -38,10 +38,24 @@ pub fn run() {
             tracing::info!(ms = started.elapsed().as_millis() as u64, url = %payload.url(), "window interactive");
         }
     });
-    if let Err(error) = build(builder, state).run(context()) {
-        tracing::error!(%error, "Quire could not start");
-        std::process::exit(1);
+    match build(builder, state).build(context()) {
+        Ok(app) => app.run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                on_exit(app);
+            }
+        }),
+        Err(error) => {
+            tracing::error!(%error, "Quire could not start");
+            std::process::exit(1);
+        }
     }
+}
+
+/// The app is ending: the indexing queue is let go at once, so that a new start (a restart, or the user
+/// opening Quire again right away) owns it without waiting for this process to be gone.
+pub(crate) fn on_exit<R: Runtime>(app: &tauri::AppHandle<R>) {
+    use tauri::Manager;
+    app.state::<AppState>().queue.close();
 }
 
 /// The app on any runtime: its state and every command the UI may call.

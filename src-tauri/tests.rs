@@ -222,6 +222,7 @@ fn the_indexing_queue_and_its_pause_outlive_the_app() {
     assert_eq!(queue["jobs"][0]["kind"], "import");
     assert_eq!(queue["jobs"][0]["priority"], "user");
     assert_eq!(queue["jobs"][0]["collection"], "Notes");
+    crate::on_exit(app.handle());
     drop(window);
     drop(app);
 

@@ -18,6 +18,9 @@ use serde::Serialize;
 
 use crate::watch::{Filters, folder_filter, sync_folder_cancellable};
 
+/// How often a queue owned by another process is looked at again.
+const OWNER_POLL: Duration = Duration::from_secs(5);
+
 /// The queue, shared (see the module docs).
 pub struct Queue {
     jobs: Mutex<JobQueue>,
@@ -31,6 +34,8 @@ pub struct Queue {
     dirty: AtomicBool,
     /// Counts changes of the queue, for whoever shows it ([`Queue::changes`]).
     version: tokio::sync::watch::Sender<u64>,
+    /// [`Queue::close`] was called: this process owns the queue no more and does not take it again.
+    closed: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -46,6 +51,9 @@ pub struct QueueView {
     pub jobs: Vec<Job>,
     /// Jobs that failed too often, with their last error.
     pub given_up: Vec<Job>,
+    /// Another Quire process owns this data folder's queue (`quire watch run`, or the app started twice): this
+    /// one runs nothing until it ends.
+    pub held_elsewhere: bool,
 }
 
 /// What [`Queue::next`] found.
@@ -92,6 +100,7 @@ impl Queue {
             cancel: Mutex::new(None),
             gate: Mutex::new(None),
             dirty: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             version: tokio::sync::watch::Sender::new(0),
         };
         (queue, warning)
@@ -100,6 +109,10 @@ impl Queue {
     /// Changes the queue, saves it and wakes the runner.
     fn change<T>(&self, f: impl FnOnce(&mut JobQueue) -> T) -> Result<T> {
         let mut jobs = lock(&self.jobs);
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Error::InvalidInput("Quire is closing: nothing more can be queued.".into()));
+        }
+        jobs.take_ownership()?;
         let out = f(&mut jobs);
         jobs.save()?;
         drop(jobs);
@@ -117,6 +130,15 @@ impl Queue {
         self.version.subscribe()
     }
 
+    /// The process is ending: lets go of the queue (saved at every change, so nothing is lost), so that the next
+    /// start, which may begin before this process is gone, owns it at once. The running job, if any, stays in
+    /// the file and runs again there.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        lock(&self.jobs).release();
+        self.wake.notify_one();
+    }
+
     /// Queues a job (saved before this returns); its id.
     pub fn push(&self, kind: JobKind, priority: Priority) -> Result<u64> {
         self.change(|q| q.push(kind, priority, now_ms()))
@@ -129,6 +151,7 @@ impl Queue {
             running: jobs.running(),
             jobs: jobs.jobs().into_iter().cloned().collect(),
             given_up: jobs.given_up().to_vec(),
+            held_elsewhere: !jobs.owned(),
         }
     }
 
@@ -179,12 +202,23 @@ impl Queue {
             let now = now_ms();
             let due_in = {
                 let mut jobs = lock(&self.jobs);
+                if !jobs.owned() && !self.closed.load(Ordering::Relaxed) && jobs.take_ownership().is_ok() {
+                    tracing::info!("the indexing queue is this process's now");
+                    self.version.send_modify(|v| *v += 1);
+                }
                 if let Some(job) = jobs.start_next(now) {
                     drop(jobs);
                     self.changed();
                     return Next::Job(job);
                 }
-                if jobs.paused() { None } else { jobs.next_due_ms(now).map(|t| (t - now).max(0) as u64) }
+                if !jobs.owned() {
+                    // Another process owns the queue: look again now and then.
+                    Some(OWNER_POLL.as_millis() as u64)
+                } else if jobs.paused() {
+                    None
+                } else {
+                    jobs.next_due_ms(now).map(|t| (t - now).max(0) as u64)
+                }
             };
             let wait = match (due_in.map(Duration::from_millis), self.dirty.load(Ordering::Relaxed)) {
                 (Some(due), true) => due.min(idle),
@@ -198,7 +232,12 @@ impl Queue {
             } else {
                 tokio::time::timeout(wait, woken).await.is_err()
             };
-            if timed_out && self.dirty.load(Ordering::Relaxed) && due_in.is_none_or(|d| d >= idle.as_millis() as u64) {
+            // No upkeep while paused: it waits for the resume and the idle time after it.
+            if timed_out
+                && self.dirty.load(Ordering::Relaxed)
+                && !self.paused()
+                && due_in.is_none_or(|d| d >= idle.as_millis() as u64)
+            {
                 return Next::Idle;
             }
         }

@@ -1,4 +1,5 @@
-//! `quire eval` and `quire bench`: retrieval quality on BEIR sets, ingest throughput and search latency.
+//! `quire eval` and `quire bench`: retrieval quality on BEIR sets, ingest throughput and search latency (the
+//! chat model's speed in `bench_ask`, watched folders in `bench_watch`).
 //! Benchmarks run on a fresh library in a temporary folder unless `--data-dir` is given.
 
 use std::collections::HashMap;
@@ -69,16 +70,34 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Watched folders: the comparison of an unchanged tree (against a plain walk of it), the CPU of an idle
+    /// watch (native and polling), and the time from a file's write to its being searchable.
+    Watch {
+        /// One-line files in the watched tree.
+        #[arg(long, default_value_t = 10_000)]
+        tree_files: usize,
+        /// Files written one at a time for the latency.
+        #[arg(long, default_value_t = 30)]
+        latency_files: usize,
+        /// Seconds each idle watch is measured.
+        #[arg(long, default_value_t = 30.0)]
+        idle_secs: f64,
+        /// Comparisons of the unchanged tree (and walks of it) timed.
+        #[arg(long, default_value_t = 5)]
+        reconcile_runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// A temporary data folder, removed when dropped, unless the user gave one.
-struct DataDir {
-    path: PathBuf,
+pub(crate) struct DataDir {
+    pub(crate) path: PathBuf,
     temporary: bool,
 }
 
 impl DataDir {
-    fn new(options: &OpenOptions, user_given: bool, label: &str) -> Result<DataDir> {
+    pub(crate) fn new(options: &OpenOptions, user_given: bool, label: &str) -> Result<DataDir> {
         if user_given {
             return Ok(DataDir { path: options.data_dir.clone(), temporary: false });
         }
@@ -346,7 +365,7 @@ struct SearchBench {
     embedding_model: String,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -417,6 +436,16 @@ pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usiz
                 println!("threads     {}  batch {} tokens  model {}", r.threads, r.batch_tokens, r.embedding_model);
             }
         }
+        BenchCommand::Watch { tree_files, latency_files, idle_secs, reconcile_runs, json } => {
+            let report =
+                crate::bench_watch::bench_watch(options, *tree_files, *latency_files, *idle_secs, *reconcile_runs)
+                    .await?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                crate::bench_watch::print(&report);
+            }
+        }
         BenchCommand::Search { chunks, queries, seed, k, json } => {
             let seed = if seed.is_empty() { vec![default_corpus()?] } else { seed.clone() };
             let queries = match queries {
@@ -439,7 +468,7 @@ pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usiz
     Ok(())
 }
 
-fn model_threads(options: &OpenOptions) -> usize {
+pub(crate) fn model_threads(options: &OpenOptions) -> usize {
     if options.embed.threads == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     } else {

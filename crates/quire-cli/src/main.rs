@@ -4,6 +4,7 @@
 mod ask;
 mod bench;
 mod bench_ask;
+mod bench_watch;
 mod keys;
 mod models;
 mod output;
@@ -482,7 +483,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let library = quire_app::open_library(&options).await?;
             let stats = library.stats().await?;
             let docs = library.documents().await?;
-            output::print_status(&options.data_dir, &stats, &docs, *json)?;
+            output::print_status(&options.data_dir, &stats, &docs, &library.store().recovered(), *json)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Remove { path, json } => {

@@ -190,15 +190,23 @@ pub fn print_eval(report: &EvalReport, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn print_status(data_dir: &Path, stats: &LibraryStats, docs: &[DocumentRecord], json: bool) -> Result<()> {
+/// `recovered`: what opening the library had to repair after a crash, in words.
+pub fn print_status(
+    data_dir: &Path,
+    stats: &LibraryStats,
+    docs: &[DocumentRecord],
+    recovered: &[String],
+    json: bool,
+) -> Result<()> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "data_dir": data_dir, "stats": stats, "documents": docs }))?
-        );
+        let out = json!({ "data_dir": data_dir, "stats": stats, "documents": docs, "recovered": recovered });
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     println!("Library:   {}", data_dir.display());
+    for note in recovered {
+        println!("Recovered: {note}");
+    }
     println!(
         "Documents: {} ({} indexed, {} failed), {} chunks, {:.1} MB on disk",
         stats.documents,

@@ -8,15 +8,24 @@
 //! [`MAX_ATTEMPTS`], set aside with its reason. A document that fails within a job is tried again on its own,
 //! up to [`DOCUMENT_RETRIES`] times with the same growing delay, then left in the library as failed with its
 //! reason, for the user to retry. Pausing is kept too: a paused queue stays paused after a restart.
+//!
+//! One process at a time owns a data folder's queue (an exclusive lock on `jobs.lock`, dropped by the OS however
+//! the process ends): the app and `quire watch run` on the same data folder never overwrite each other's jobs.
+//! A queue opened while another process owns it changes nothing and runs nothing until that process lets go;
+//! it then reads the file again before its first change.
 
 use std::collections::BTreeMap;
+use std::fs::{File, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 const FILE_NAME: &str = "jobs.json";
+const LOCK_NAME: &str = "jobs.lock";
 
 /// Tries of a job that fails as a whole before it is set aside.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -108,20 +117,107 @@ pub struct JobQueue {
     running: Option<u64>,
     #[serde(skip)]
     file: PathBuf,
+    /// The lock that makes this process the queue's owner; None while another process owns it.
+    #[serde(skip)]
+    owner: Option<Arc<File>>,
+}
+
+/// Takes the exclusive lock on the queue of `data_dir`. Err: why it is not ours (another process has it, with
+/// its process id when known, or the lock file cannot be made).
+fn take_lock(data_dir: &Path) -> std::result::Result<File, String> {
+    let path = data_dir.join(LOCK_NAME);
+    if let Err(e) = std::fs::create_dir_all(data_dir) {
+        return Err(format!("could not create {}: {e}", data_dir.display()));
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("could not open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (process {pid})"),
+            };
+            return Err(format!(
+                "another Quire process{holder} is indexing this library (the app or `quire watch run` on the same \
+                 data folder); close it, or wait for it to end, and try again"
+            ));
+        }
+        Err(TryLockError::Error(e)) => return Err(format!("could not lock {}: {e}", path.display())),
+    }
+    // Who holds the lock, for the message above; the lock itself is what counts.
+    let _ = file.set_len(0);
+    let _ = file.seek(SeekFrom::Start(0));
+    let _ = write!(file, "{}", std::process::id());
+    let _ = file.flush();
+    Ok(file)
 }
 
 impl JobQueue {
     /// The queue of a data folder (empty when there is none). A damaged file is set aside as `jobs.json.damaged`
     /// and the queue starts empty (watched folders are compared in full at every start, so only the user's
     /// pending imports are lost); the returned warning says so.
+    ///
+    /// When another process owns the queue, it is read but not owned, and the warning says so (see the module
+    /// docs and [`JobQueue::take_ownership`]).
     pub fn open(data_dir: &Path) -> (JobQueue, Option<String>) {
+        match take_lock(data_dir) {
+            Ok(lock) => {
+                let (mut queue, warning) = JobQueue::read(data_dir, true);
+                queue.owner = Some(Arc::new(lock));
+                (queue, warning)
+            }
+            Err(why) => {
+                let (queue, _) = JobQueue::read(data_dir, false);
+                (queue, Some(why))
+            }
+        }
+    }
+
+    /// Lets go of the queue (this process is ending): another process may own it from now on.
+    pub fn release(&mut self) {
+        self.owner = None;
+    }
+
+    /// Whether this process owns the queue (see the module docs).
+    pub fn owned(&self) -> bool {
+        self.owner.is_some()
+    }
+
+    /// Makes this process the queue's owner if it is not yet, reading the file again (the previous owner may
+    /// have changed it). Err: another process still owns it, in words.
+    pub fn take_ownership(&mut self) -> Result<()> {
+        if self.owner.is_some() {
+            return Ok(());
+        }
+        let data_dir = self.file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let lock =
+            take_lock(&data_dir).map_err(|why| Error::InvalidInput(format!("The indexing queue is busy: {why}.")))?;
+        let (mut fresh, warning) = JobQueue::read(&data_dir, true);
+        if let Some(warning) = warning {
+            tracing::warn!(%warning, "indexing queue");
+        }
+        fresh.owner = Some(Arc::new(lock));
+        *self = fresh;
+        Ok(())
+    }
+
+    /// The queue in the file; a damaged file is set aside only by the owner.
+    fn read(data_dir: &Path, owner: bool) -> (JobQueue, Option<String>) {
         let file = data_dir.join(FILE_NAME);
         let (mut queue, warning) = match std::fs::read(&file) {
             Ok(bytes) => match serde_json::from_slice::<JobQueue>(&bytes) {
                 Ok(queue) => (queue, None),
                 Err(e) => {
                     let aside = data_dir.join(format!("{FILE_NAME}.damaged"));
-                    let kept = std::fs::rename(&file, &aside).is_ok();
+                    let kept = owner && std::fs::rename(&file, &aside).is_ok();
                     let warning = format!(
                         "the indexing queue {} was damaged ({e}); it starts empty{}",
                         file.display(),
@@ -140,7 +236,14 @@ impl JobQueue {
     }
 
     /// Writes the queue atomically (see [`crate::paths::write_atomic`]).
+    /// Err without writing when another process owns the queue.
     pub fn save(&self) -> Result<()> {
+        if self.owner.is_none() {
+            return Err(Error::InvalidInput(
+                "The indexing queue is busy: another Quire process is indexing this library; close it and try again."
+                    .into(),
+            ));
+        }
         let text = serde_json::to_vec_pretty(self).map_err(|e| Error::InvalidInput(e.to_string()))?;
         crate::paths::write_atomic(&self.file, &text)
     }
@@ -212,8 +315,11 @@ impl JobQueue {
         id
     }
 
-    /// Takes the next job to run (none while paused, running another or nothing is due), and marks it running.
+    /// Takes the next job to run (none while paused, running another, nothing is due or the queue is owned
+    /// elsewhere), and marks it running.
     pub fn start_next(&mut self, now_ms: i64) -> Option<Job> {
+        // A queue owned by another process runs nothing here.
+        self.owner.as_ref()?;
         if self.paused || self.running.is_some() {
             return None;
         }
@@ -371,7 +477,9 @@ mod tests {
         let running = q.start_next(0).expect("a job");
         assert_eq!(running.id, a);
         q.save().expect("saved");
-        // Killed here: the next start finds both jobs, the interrupted one first, and the pause as saved.
+        // Killed here (the OS drops the process's lock): the next start finds both jobs, the interrupted one
+        // first, and the pause as saved.
+        drop(q);
         let (mut again, warning) = JobQueue::open(dir.path());
         assert_eq!(warning, None);
         assert!(!again.paused(), "the last save was not paused");
@@ -455,6 +563,41 @@ mod tests {
         q.cancel_running();
         assert!(q.jobs().is_empty());
         assert_eq!(q.running(), None);
+    }
+
+    #[test]
+    fn one_process_owns_the_queue_and_the_next_takes_over_when_it_lets_go() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut first, warning) = JobQueue::open(dir.path());
+        assert_eq!(warning, None);
+        assert!(first.owned());
+        let queued = first.push(import("/a"), Priority::User, 1);
+        first.save().expect("save");
+
+        // Opened again (the app beside `quire watch run`): read, not owned; it changes and runs nothing.
+        let (mut second, warning) = JobQueue::open(dir.path());
+        let warning = warning.expect("a warning");
+        assert!(warning.contains("another Quire process") && warning.contains(&std::process::id().to_string()));
+        assert!(!second.owned());
+        assert_eq!(second.jobs().len(), 1);
+        assert!(second.start_next(2).is_none(), "a queue owned elsewhere runs nothing");
+        second.push(import("/b"), Priority::User, 2);
+        let refused = second.save().expect_err("a queue owned elsewhere is not written");
+        assert!(refused.to_string().contains("busy"), "{refused}");
+        let refused = second.take_ownership().expect_err("still owned by the first");
+        assert!(refused.to_string().contains("another Quire process"), "{refused}");
+
+        // The owner goes on and lets go; the other takes over with what the owner wrote.
+        first.finish(queued);
+        first.push(import("/c"), Priority::User, 3);
+        first.save().expect("save");
+        drop(first);
+        second.take_ownership().expect("the queue is free");
+        assert!(second.owned());
+        let paths: Vec<Vec<String>> = second.jobs().iter().map(|j| j.kind.paths()).collect();
+        assert_eq!(paths, vec![vec!["/c".to_string()]]);
+        assert!(second.start_next(4).is_some());
+        second.save().expect("the owner writes");
     }
 
     #[test]

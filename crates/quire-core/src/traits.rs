@@ -91,4 +91,10 @@ pub trait Store: Send + Sync {
     async fn stats(&self) -> Result<LibraryStats>;
     /// Background upkeep: index new rows, compact small fragments, remove old versions.
     async fn maintain(&self) -> Result<()>;
+
+    /// What opening the store had to repair (a version stepped back after a crash), one sentence each for the
+    /// user; empty when nothing was.
+    fn recovered(&self) -> Vec<String> {
+        Vec::new()
+    }
 }

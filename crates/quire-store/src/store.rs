@@ -43,6 +43,11 @@ fn hit_columns_with(score: &'static str) -> Vec<&'static str> {
     HIT_COLUMNS.iter().copied().chain([score]).collect()
 }
 
+/// After this many commits to a table since its last compaction, the next write compacts it first. Every commit
+/// adds a fragment, and each write reads every fragment (a merge on the id, a delete by predicate): without this,
+/// one import of many small files slows down as it goes (see BENCHMARKS.md, "Watched folders").
+const COMPACT_EVERY: u32 = 64;
+
 const FTS_INDEX: &str = "terms_fts";
 const ANN_INDEX: &str = "vector_ann";
 
@@ -105,6 +110,10 @@ pub struct LanceStore {
     /// ANN search parameters (see [`LanceStore::tune_ann`]).
     nprobes: AtomicUsize,
     refine_factor: AtomicU32,
+    /// Commits to the documents and the chunks table since each was last compacted (see [`COMPACT_EVERY`]).
+    commits: [AtomicU32; 2],
+    /// What opening had to repair, in words (see [`Store::recovered`]).
+    recovered: Vec<String>,
     _lock: WriterLock,
 }
 
@@ -151,7 +160,15 @@ async fn probe(table: &Table, column: &str) -> lancedb::Result<()> {
 }
 
 /// Opens a table, or creates it empty; steps back to the newest readable version when the latest is not.
-async fn open_table(db: &Connection, dir: &Path, name: &str, schema: SchemaRef, probe_column: &str) -> Result<Table> {
+/// `recovered` gets a sentence for the user when the table had to step back to an older version.
+async fn open_table(
+    db: &Connection,
+    dir: &Path,
+    name: &str,
+    schema: SchemaRef,
+    probe_column: &str,
+    recovered: &mut Vec<String>,
+) -> Result<Table> {
     let tdir = files::table_dir(dir, name);
     if files::manifests(&tdir)?.is_empty() {
         if tdir.exists() {
@@ -188,6 +205,13 @@ async fn open_table(db: &Connection, dir: &Path, name: &str, schema: SchemaRef, 
             Ok(table) => match probe(&table, probe_column).await {
                 Ok(()) => {
                     if !moved.is_empty() {
+                        recovered.push(format!(
+                            "The library's {} could not be read at its newest version (a crash while writing); it \
+                             was brought back to version {}, the newest one that reads. Changes of the last moments \
+                             before the crash may be missing: they are indexed again at the next sync.",
+                            table_label(name),
+                            table.version().await.unwrap_or(0)
+                        ));
                         warn!(
                             table = name,
                             "recovered: the newest version could not be read ({}); now at version {}; \
@@ -202,7 +226,7 @@ async fn open_table(db: &Connection, dir: &Path, name: &str, schema: SchemaRef, 
                 Err(e) => {
                     warn!(table = name, "the newest version of the table cannot be read: {e}");
                     let err = store_error(format!("the table `{name}` cannot be read"), e);
-                    if roll_back(&table, name, probe_column).await? {
+                    if roll_back(&table, name, probe_column, recovered).await? {
                         return Ok(table);
                     }
                     files::put_back(&moved);
@@ -230,8 +254,13 @@ async fn open_table(db: &Connection, dir: &Path, name: &str, schema: SchemaRef, 
     }
 }
 
+/// The table's name for people.
+fn table_label(name: &str) -> &'static str {
+    if name == DOCUMENTS_TABLE { "list of documents" } else { "index of passages" }
+}
+
 /// Checks out the newest older version that reads, and restores it as the latest. False if none does.
-async fn roll_back(table: &Table, name: &str, probe_column: &str) -> Result<bool> {
+async fn roll_back(table: &Table, name: &str, probe_column: &str, recovered: &mut Vec<String>) -> Result<bool> {
     let current = table.version().await.context("could not read the table's version")?;
     let mut candidates: Vec<u64> = match table.list_versions().await {
         Ok(versions) => versions.into_iter().map(|v| v.version).filter(|v| *v < current).collect(),
@@ -248,6 +277,12 @@ async fn roll_back(table: &Table, name: &str, probe_column: &str) -> Result<bool
                 .await
                 .with_context(|| format!("could not restore version {version} of the table `{name}`"))?;
             warn!(table = name, "recovered: restored version {version}, the newest readable one (was {current})");
+            recovered.push(format!(
+                "The library's {} could not be read at its newest version ({current}); it was brought back to \
+                 version {version}, the newest one that reads. Changes of the last moments before the damage may be \
+                 missing: they are indexed again at the next sync.",
+                table_label(name)
+            ));
             return Ok(true);
         }
     }
@@ -299,9 +334,11 @@ impl LanceStore {
             .to_str()
             .ok_or_else(|| Error::Store(format!("the library path {} is not valid UTF-8", dir.display())))?;
         let db = connect(uri).execute().await.with_context(|| format!("could not open the library at {uri}"))?;
-        let documents = open_table(&db, dir, DOCUMENTS_TABLE, schema::documents_schema(), "id").await?;
+        let mut recovered = Vec::new();
+        let documents = open_table(&db, dir, DOCUMENTS_TABLE, schema::documents_schema(), "id", &mut recovered).await?;
         let chunks_name = schema::chunks_table_name(embedding_model);
-        let chunks = open_table(&db, dir, &chunks_name, schema::chunks_schema(dim), col::DOC_ID).await?;
+        let chunks =
+            open_table(&db, dir, &chunks_name, schema::chunks_schema(dim), col::DOC_ID, &mut recovered).await?;
         let chunks_schema = chunks.schema().await.context("could not read the chunks table's schema")?;
         match schema::vector_dim(&chunks_schema) {
             Some(d) if d == dim => {}
@@ -325,8 +362,10 @@ impl LanceStore {
             visibility: RwLock::new(Visibility::default()),
             fts_ready: AtomicBool::new(false),
             ann_ready: AtomicBool::new(false),
+            commits: [AtomicU32::new(0), AtomicU32::new(0)],
             nprobes: AtomicUsize::new(NPROBES),
             refine_factor: AtomicU32::new(REFINE_FACTOR),
+            recovered,
             _lock: lock,
         };
         store.reconcile().await?;
@@ -355,6 +394,14 @@ impl LanceStore {
         let d = self.documents.list_versions().await.context("could not list the documents table's versions")?;
         let c = self.chunks.list_versions().await.context("could not list the chunks table's versions")?;
         Ok((d.len(), c.len()))
+    }
+
+    /// How many data fragments the documents and the chunks table have now (each commit adds one; compaction
+    /// merges them).
+    pub async fn fragment_counts(&self) -> Result<(usize, usize)> {
+        let d = self.documents.stats().await.context("could not read the documents table's statistics")?;
+        let c = self.chunks.stats().await.context("could not read the chunks table's statistics")?;
+        Ok((d.fragment_stats.num_fragments, c.fragment_stats.num_fragments))
     }
 
     /// Whether the chunks table has its full-text index and its ANN index.
@@ -467,7 +514,29 @@ impl LanceStore {
         let mut merge = self.documents.merge_insert(&["id"]);
         merge.when_matched_update_all(None).when_not_matched_insert_all();
         merge.execute(reader(batch)).await.context("could not write the document record")?;
+        self.committed(0).await;
         Ok(())
+    }
+
+    /// Counts a commit to the documents (`0`) or the chunks (`1`) table; every [`COMPACT_EVERY`] commits, merges
+    /// the table's small fragments. The caller holds the writer lock. A failed compaction is not fatal (the
+    /// write it follows is committed; `maintain` compacts again).
+    async fn committed(&self, which: usize) {
+        if self.commits[which].fetch_add(1, Ordering::Relaxed) + 1 < COMPACT_EVERY {
+            return;
+        }
+        self.commits[which].store(0, Ordering::Relaxed);
+        let (name, table) =
+            if which == 0 { (DOCUMENTS_TABLE, &self.documents) } else { (self.chunks_name.as_str(), &self.chunks) };
+        let compact = OptimizeAction::Compact { options: CompactionOptions::default(), remap_options: None };
+        match table.optimize(compact).await {
+            Ok(stats) => {
+                if let Some(c) = stats.compaction {
+                    debug!(table = name, removed = c.fragments_removed, added = c.fragments_added, "compacted in line");
+                }
+            }
+            Err(e) => warn!(table = name, "could not compact the table in line: {e}"),
+        }
     }
 
     /// Builds the full-text index if the chunks table has rows and no index yet. The caller holds the writer lock.
@@ -637,6 +706,7 @@ impl Store for LanceStore {
         let predicate = sql::eq(col::DOC_ID, doc_id);
         if rows.is_empty() {
             self.chunks.delete(predicate.as_str()).await.context("could not delete the document's chunks")?;
+            self.committed(1).await;
             let mut vis = self.vis_write();
             vis.with_chunks.remove(doc_id);
             vis.refresh(doc_id);
@@ -656,6 +726,7 @@ impl Store for LanceStore {
             .when_not_matched_insert_all()
             .when_not_matched_by_source_delete(Some(predicate));
         let result = merge.execute(reader(batch)).await.context("could not write the document's chunks")?;
+        self.committed(1).await;
         debug!(
             doc_id,
             inserted = result.num_inserted_rows,
@@ -683,7 +754,9 @@ impl Store for LanceStore {
             .delete(sql::eq(col::DOC_ID, doc_id).as_str())
             .await
             .context("could not delete the document's chunks")?;
+        self.committed(1).await;
         self.documents.delete(sql::eq("id", doc_id).as_str()).await.context("could not delete the document")?;
+        self.committed(0).await;
         let mut vis = self.vis_write();
         vis.with_chunks.remove(doc_id);
         vis.refresh(doc_id);
@@ -743,6 +816,10 @@ impl Store for LanceStore {
         let dir = self.dir.clone();
         let disk_bytes = tokio::task::spawn_blocking(move || files::disk_bytes(&dir)).await.unwrap_or(0);
         Ok(LibraryStats { documents, indexed, failed, chunks, disk_bytes, embedding_model: Some(self.model.clone()) })
+    }
+
+    fn recovered(&self) -> Vec<String> {
+        self.recovered.clone()
     }
 
     async fn maintain(&self) -> Result<()> {

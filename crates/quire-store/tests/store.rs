@@ -424,12 +424,17 @@ async fn recovers_from_an_unreadable_newest_manifest() -> R {
     let store = open(dir.path()).await?;
     assert_eq!(store.documents().await?, vec![a.clone()]);
     assert!(dir.path().join(RECOVERED_DIR).join(DOCUMENTS_TABLE).read_dir()?.count() == 1);
+    // The user is told, in words.
+    let told = store.recovered();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].contains("list of documents") && told[0].contains("brought back to version"), "{told:?}");
     // And the store goes on working.
     let c = doc("c", "/c.txt", DocStatus::Indexed, 0);
     store.upsert_document(&c).await?;
     drop(store);
     let store = open(dir.path()).await?;
     assert_eq!(store.documents().await?, vec![a, c]);
+    assert_eq!(store.recovered(), Vec::<String>::new(), "a clean open reports nothing");
     Ok(())
 }
 
@@ -449,6 +454,8 @@ async fn recovers_from_an_unreadable_newest_data_file() -> R {
     std::fs::OpenOptions::new().write(true).open(&new_files[0])?.set_len(len / 3)?;
 
     let store = open(dir.path()).await?;
+    let told = store.recovered();
+    assert!(told.len() == 1 && told[0].contains("index of passages"), "{told:?}");
     // Back to the version before "b" was written; "b"'s record no longer matches its chunks, so it is redone.
     assert_eq!(store.chunk_rows("a").await?, rows("a", "/a.txt", 3, 1));
     assert!(store.chunk_rows("b").await?.is_empty());
@@ -501,6 +508,25 @@ async fn maintain_prunes_versions_and_keeps_data() -> R {
 }
 
 #[tokio::test]
+async fn many_small_writes_do_not_pile_up_fragments() -> R {
+    let dir = tmp();
+    let store = open(dir.path()).await?;
+    // Each document is two commits to the documents table and one to the chunks table.
+    for i in 0..150u64 {
+        let id = format!("d{i}");
+        let path = format!("/d/{i}.txt");
+        index_doc(&store, &id, &path, rows(&id, &path, 1, i + 1)).await?;
+    }
+    let (docs, chunks) = store.fragment_counts().await?;
+    // Compacted in line every 64 commits: far fewer fragments than commits, without `maintain`.
+    assert!(docs <= 65 && chunks <= 65, "{docs} document fragments, {chunks} chunk fragments after 150 documents");
+    assert_eq!(store.documents().await?.len(), 150);
+    assert_eq!(store.stats().await?.chunks, 150);
+    assert_eq!(store.fulltext_search("d149", 10, &SearchFilter::default()).await?.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
 async fn recovers_from_a_newest_manifest_with_garbage_inside() -> R {
     let dir = tmp();
     let store = open(dir.path()).await?;
@@ -521,6 +547,7 @@ async fn recovers_from_a_newest_manifest_with_garbage_inside() -> R {
 
     let store = open(dir.path()).await?;
     assert_eq!(store.documents().await?, vec![a]);
+    assert_eq!(store.recovered().len(), 1);
     Ok(())
 }
 

@@ -60,7 +60,7 @@ describe('the indexing queue commands', () => {
     tauri.invoke.mockResolvedValue(undefined);
     await settleGivenUp(false);
     expect(tauri.invoke).toHaveBeenLastCalledWith('settle_given_up', { retry: false });
-    const view = { paused: false, running: null, jobs: [], given_up: [] };
+    const view = { paused: false, running: null, jobs: [], given_up: [], held_elsewhere: false };
     tauri.invoke.mockResolvedValue(view);
     await expect(getQueueState()).resolves.toEqual(view);
     expect(tauri.invoke).toHaveBeenLastCalledWith('queue_state', undefined);

@@ -72,6 +72,8 @@ export interface LibraryOverview {
   watched: WatchedFolder[];
   /** How each watched folder is followed now, by path (src-tauri watching.rs); later changes come as `watching` events. */
   watching: Record<string, FolderStatus>;
+  /** What opening the library had to repair after a crash (a version stepped back), one sentence each. */
+  notices: string[];
 }
 
 /**
@@ -191,6 +193,9 @@ export interface QueueView {
   jobs: Job[];
   /** Jobs set aside after failing five times, with their last error, for the user to retry or dismiss. */
   given_up: Job[];
+  /** Another Quire process (`quire watch run`, or a second window of the app) owns this library's queue: this
+   *  app indexes nothing until it ends. */
+  held_elsewhere: boolean;
 }
 
 /** A chunk of a document (`Chunk`). Pages are 1-based physical pages, as a PDF viewer numbers them. */
@@ -439,13 +444,20 @@ export interface Settings {
   appearance: {
     theme: Theme;
   };
+  /** OpenAI-compatible servers used instead of the local models (see `RemoteSettings`). */
+  remote?: RemoteSettings;
 }
 
 /** `save_settings` resolves with what was saved and what it changes. */
 export interface SavedSettings {
   settings: Settings;
-  /** The chunking changed: the library is being re-indexed (progress arrives as `ingest` events). */
+  /**
+   * The chunking or the embedding model changed: the library is being re-indexed (progress arrives as `ingest`
+   * events).
+   */
   reindexing: boolean;
+  /** The settings were saved, but the library could not be opened with them (why, in words). */
+  notice?: string | null;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -74,7 +74,8 @@ function normalize(value: unknown): LibraryOverview {
   const collections = v.collections && typeof v.collections === 'object' ? v.collections : {};
   const watched = Array.isArray(v.watched) ? v.watched : [];
   const watching = v.watching && typeof v.watching === 'object' ? v.watching : {};
-  return { stats, documents, collections, watched, watching };
+  const notices = Array.isArray(v.notices) ? v.notices.filter((n): n is string => typeof n === 'string') : [];
+  return { stats, documents, collections, watched, watching, notices };
 }
 
 /** Reads the queue's state defensively (null when it is not shaped like one). */
@@ -86,6 +87,7 @@ function normalizeQueue(value: unknown): QueueView | null {
     running: typeof v.running === 'number' ? v.running : null,
     jobs: Array.isArray(v.jobs) ? v.jobs : [],
     given_up: Array.isArray(v.given_up) ? v.given_up : [],
+    held_elsewhere: v.held_elsewhere === true,
   };
 }
 
@@ -381,7 +383,7 @@ export class LibraryStore {
       await pauseIndexing(paused);
       // The `queue` event says the same a moment later.
       if (this.queue) this.queue = { ...this.queue, paused };
-      else this.queue = { paused, running: null, jobs: [], given_up: [] };
+      else this.queue = { paused, running: null, jobs: [], given_up: [], held_elsewhere: false };
       return true;
     } catch (reason) {
       this.problem = { title: paused ? 'Could not pause indexing' : 'Could not resume indexing', error: toIpcError(reason) };

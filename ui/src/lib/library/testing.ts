@@ -25,6 +25,7 @@ export function overview(
   collections: Record<string, string[]> = {},
   watched: WatchedFolder[] = [],
   watching: Record<string, FolderStatus> = {},
+  notices: string[] = [],
 ): LibraryOverview {
   return {
     stats: {
@@ -39,6 +40,7 @@ export function overview(
     collections,
     watched,
     watching,
+    notices,
   };
 }
 
@@ -61,5 +63,5 @@ export function job(id: number, fields: Partial<Job> = {}): Job {
 
 /** The indexing queue's state. */
 export function queueView(fields: Partial<QueueView> = {}): QueueView {
-  return { paused: false, running: null, jobs: [], given_up: [], ...fields };
+  return { paused: false, running: null, jobs: [], given_up: [], held_elsewhere: false, ...fields };
 }

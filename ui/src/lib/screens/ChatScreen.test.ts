@@ -140,6 +140,7 @@ const OVERVIEW: LibraryOverview = {
   collections: { Work: ['/docs'], Home: ['/home/notes'] },
   watched: [],
   watching: {},
+  notices: [],
 };
 
 function chunk(index: number, text: string, start: number, page: number): Chunk {
