@@ -48,8 +48,12 @@ struct Harness {
 }
 
 fn harness(endpoint: &str) -> Harness {
+    harness_in(tempfile::tempdir().expect("tempdir"), endpoint)
+}
+
+/// An app downloading into `models` (as after a restart, when it is an earlier app's folder).
+fn harness_in(models: tempfile::TempDir, endpoint: &str) -> Harness {
     let data = tempfile::tempdir().expect("tempdir");
-    let models = tempfile::tempdir().expect("tempdir");
     let downloader = Downloader::new(models.path())
         .expect("downloader")
         .with_progress_every(Duration::ZERO)
@@ -89,6 +93,26 @@ fn wait_for(rx: &Receiver<Value>, what: &str, want: impl Fn(&Value) -> bool) -> 
     panic!("no {what} event; saw states {states:?}, last {:?}", seen.last());
 }
 
+/// Every change of a download, in order; the runner is held at the first report past a quarter of the file
+/// until `go` is sent, so that what the test does meanwhile lands mid-download.
+fn hold_past_a_quarter(app: &App<MockRuntime>) -> (Receiver<Value>, std::sync::mpsc::Sender<()>) {
+    let (tx, rx) = channel::<Value>();
+    let (go, held) = channel::<()>();
+    let held = Mutex::new(held);
+    let holding = AtomicBool::new(false);
+    app.listen(DOWNLOAD_EVENT, move |event| {
+        let job: Value = serde_json::from_str(event.payload()).unwrap_or(Value::Null);
+        let past_a_quarter = job["state"] == "running"
+            && job["progress"]["stage"] == "downloading"
+            && job["progress"]["done"].as_u64().is_some_and(|d| d > CHAT.size / 4);
+        let _ = tx.send(job);
+        if past_a_quarter && !holding.swap(true, Ordering::SeqCst) {
+            let _ = held.lock().map(|held| held.recv_timeout(Duration::from_secs(60)));
+        }
+    });
+    (rx, go)
+}
+
 fn listed(window: &WebviewWindow<MockRuntime>) -> Vec<Value> {
     let list = invoke(window, "list_models", json!({})).expect("list_models");
     list["models"].as_array().cloned().unwrap_or_default()
@@ -102,22 +126,7 @@ fn a_catalog_download_is_paused_resumed_and_then_listed() {
     server.add(&route, Resource::file(&file));
     let h = harness(&server.base);
 
-    // every change of the job, in order; the runner is held at the first report past a quarter of the file
-    // until the test has asked for the pause, so the pause lands mid-download
-    let (tx, rx) = channel::<Value>();
-    let (go, held) = channel::<()>();
-    let held = Mutex::new(held);
-    let holding = AtomicBool::new(false);
-    h.app.listen(DOWNLOAD_EVENT, move |event| {
-        let job: Value = serde_json::from_str(event.payload()).unwrap_or(Value::Null);
-        let past_a_quarter = job["state"] == "running"
-            && job["progress"]["stage"] == "downloading"
-            && job["progress"]["done"].as_u64().is_some_and(|d| d > CHAT.size / 4);
-        let _ = tx.send(job);
-        if past_a_quarter && !holding.swap(true, Ordering::SeqCst) {
-            let _ = held.lock().map(|held| held.recv_timeout(Duration::from_secs(60)));
-        }
-    });
+    let (rx, go) = hold_past_a_quarter(&h.app);
     let changed = Arc::new(Mutex::new(0u32));
     {
         let changed = Arc::clone(&changed);
@@ -191,6 +200,56 @@ fn wrong_bytes_fail_the_checksum_and_are_never_listed() {
     assert!(listed(&h.window).iter().all(|m| m["file_name"] != CHAT.file_name));
     let downloads = invoke(&h.window, "model_downloads", json!({})).expect("model_downloads");
     assert_eq!(downloads["partials"], json!([]), "the damaged partial file was kept: {downloads}");
+}
+
+#[test]
+fn an_unfinished_download_resumes_after_a_restart_and_a_cancelled_one_leaves_nothing() {
+    let Some(file) = starter(CHAT) else { return };
+    let server = TestServer::start();
+    let route = format!("/{REPO}/resolve/main/{}", CHAT.file_name);
+    server.add(&route, Resource::file(&file));
+    let h = harness(&server.base);
+    let (rx, go) = hold_past_a_quarter(&h.app);
+    let id = invoke(&h.window, "model_download_start", json!({ "id": CATALOG_ID })).expect("start");
+    wait_for(&rx, "running past a quarter", |e| e["progress"]["done"].as_u64().is_some_and(|d| d > CHAT.size / 4));
+    assert_eq!(invoke(&h.window, "model_download_pause", json!({ "id": id })), Ok(json!(true)));
+    let _ = go.send(());
+    let paused = wait_for(&rx, "paused", |e| e["state"] == "paused");
+    let done_at_pause = paused["progress"]["done"].as_u64().expect("bytes done");
+
+    // the app ends; the next one finds the partial download in the same models folder
+    let Harness { models, app, window, .. } = h;
+    drop(window);
+    drop(app);
+    let h = harness_in(models, &server.base);
+    let (rx, go) = hold_past_a_quarter(&h.app);
+    let downloads = invoke(&h.window, "model_downloads", json!({})).expect("model_downloads");
+    assert_eq!(downloads["jobs"], json!([]));
+    let partial = &downloads["partials"][0];
+    assert_eq!(partial["file_name"], CHAT.file_name, "{downloads}");
+    assert_eq!(partial["done"].as_u64(), Some(done_at_pause));
+    assert_eq!(partial["total"].as_u64(), Some(CHAT.size));
+    let _ = go.send(()); // nothing to hold: the download resumes past a quarter already
+    invoke(&h.window, "model_download_resume_partial", json!({ "fileName": CHAT.file_name })).expect("resume");
+    let done = wait_for(&rx, "done", |e| e["state"] == "done" || e["state"] == "failed");
+    assert_eq!(done["state"], "done", "{done}");
+    assert_eq!(done["label"], "SmolLM2 135M Instruct", "{done}");
+    assert_eq!(done["installed"]["resumed_from"].as_u64(), Some(done_at_pause));
+    assert_eq!(done["installed"]["sha256"], CHAT.sha256);
+
+    // a download cancelled while it runs leaves no partial file and installs nothing
+    let h = harness(&server.base);
+    let (rx, go) = hold_past_a_quarter(&h.app);
+    let id = invoke(&h.window, "model_download_start", json!({ "id": CATALOG_ID })).expect("start");
+    wait_for(&rx, "running past a quarter", |e| e["progress"]["done"].as_u64().is_some_and(|d| d > CHAT.size / 4));
+    assert_eq!(invoke(&h.window, "model_download_cancel", json!({ "id": id })), Ok(json!(true)));
+    let _ = go.send(());
+    let end = wait_for(&rx, "cancelled", |e| e["state"] == "cancelled" || e["state"] == "done");
+    assert_eq!(end["state"], "cancelled", "{end}");
+    assert!(!h.models.path().join(CHAT.file_name).exists());
+    let downloads = invoke(&h.window, "model_downloads", json!({})).expect("model_downloads");
+    assert_eq!(downloads["partials"], json!([]), "{downloads}");
+    assert_eq!(invoke(&h.window, "model_download_resume", json!({ "id": id })), Ok(json!(false)));
 }
 
 fn fixture(name: &str) -> String {
