@@ -137,6 +137,8 @@ describe('DownloadsStore', () => {
     vi.mocked(startModelDownload).mockRejectedValue(new IpcError('no_space', 'not enough disk space'));
     expect(await store.startCatalog('qwen3-0.6b-q4_k_m')).toBe(false);
     expect(store.error?.error.kind).toBe('no_space');
+    render(Downloads, { store });
+    expect(await screen.findByTestId('downloads-advice')).toHaveTextContent('not enough free disk space');
     emit({ ...RUNNING, id: 9, file_name: 'bge-m3-q8_0.gguf', state: 'queued', progress: null });
     expect(store.jobs.map((j) => j.id)).toEqual([7, 9]);
     // a job now working on the partial file takes its place
