@@ -77,6 +77,19 @@ export QUIRE_E2E_FIXTURES="${QUIRE_E2E_FIXTURES:-$QUIRE_CACHE/fixtures}"
 export QUIRE_APP="$app"
 export TAURI_DRIVER_PORT="$port"
 mkdir -p "$QUIRE_DATA_DIR"
+# A throwaway models folder holding the two starter models (links into the model cache, with their .verified
+# stamps), so that a download made by the tests never lands in the cache. Hugging Face is a loopback port that
+# the models test serves (nothing listens there otherwise): the app never reaches the internet.
+export QUIRE_E2E_MODELS_CACHE="$QUIRE_MODELS_DIR"
+export QUIRE_MODELS_DIR="$work/models"
+mkdir -p "$QUIRE_MODELS_DIR"
+for f in SmolLM2-135M-Instruct.Q4_1.gguf all-MiniLM-L6-v2.q8_0.gguf; do
+  [ -f "$QUIRE_E2E_MODELS_CACHE/$f" ] || die "no starter model $QUIRE_E2E_MODELS_CACHE/$f (scripts/models.sh)"
+  ln "$QUIRE_E2E_MODELS_CACHE/$f" "$QUIRE_MODELS_DIR/$f" 2>/dev/null || ln -s "$QUIRE_E2E_MODELS_CACHE/$f" "$QUIRE_MODELS_DIR/$f"
+  [ ! -f "$QUIRE_E2E_MODELS_CACHE/$f.verified" ] || cp -p "$QUIRE_E2E_MODELS_CACHE/$f.verified" "$QUIRE_MODELS_DIR/"
+done
+hf_port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+export HF_ENDPOINT="http://127.0.0.1:$hf_port"
 
 say "starting tauri-driver on 127.0.0.1:$port (app: $app)"
 start tauri-driver --port "$port" --native-driver "$native_driver" >"$artifacts/tauri-driver.log" 2>&1

@@ -12,6 +12,12 @@ export const artifactsDir = path.resolve(process.env.QUIRE_E2E_ARTIFACTS ?? path
 /** Saves a screenshot of the app's page as `<artifactsDir>/<name>.png`. */
 export async function screenshot(name: string): Promise<void> {
   fs.mkdirSync(artifactsDir, { recursive: true });
+  // WebKit pictures the last frame it painted: let it paint what the DOM now holds (two animation frames; at most
+  // a second, should the window not be painting at all).
+  await browser.executeAsync((done: () => void) => {
+    const timer = setTimeout(done, 1000);
+    requestAnimationFrame(() => requestAnimationFrame(() => (clearTimeout(timer), done())));
+  });
   await browser.saveScreenshot(path.join(artifactsDir, `${name}.png`));
 }
 
