@@ -285,6 +285,73 @@ describe('Quire with a real library', () => {
     await screenshot('library-watched');
   });
 
+  it('pauses indexing with files waiting, resumes it, and retries a failed file', async function () {
+    this.timeout(300_000);
+    await $('[data-testid="nav-library"]').click();
+    await $('[data-testid="screen-library"]').waitForDisplayed();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quire-e2e-pause-'));
+    // Long enough notes that the import lasts a while, then a short one at the end.
+    const names = ['harbours', 'rivers', 'lighthouses', 'canals', 'bridges', 'tides'].map((topic, i) => {
+      const name = `long-${i}-${topic}.md`;
+      const paragraphs = Array.from(
+        { length: 120 },
+        (_, p) => `Paragraph ${p} about ${topic}: the ${topic} of coast ${p} were charted by survey ${i * 1000 + p}.`,
+      );
+      fs.writeFileSync(path.join(dir, name), `# ${topic}\n\n${paragraphs.join('\n\n')}\n`);
+      return name;
+    });
+    const last = 'zz-last-note.md';
+    fs.writeFileSync(path.join(dir, last), '# Last\n\nThe last note of the paused import.\n');
+    const all = [...names, last];
+
+    await importLikeADrop(all.map((n) => path.join(dir, n)));
+    const pause = $('[data-testid="pause-indexing"]');
+    await pause.waitForClickable({ timeout: 60_000, timeoutMsg: 'no Pause button while importing' });
+    await pause.click();
+    await $('[data-testid="resume-indexing"]').waitForDisplayed({ timeout: 60_000 });
+    await browser.waitUntil(
+      async () => (await $('[data-testid="import-progress"]').getAttribute('data-paused')) === 'true',
+      { timeout: 60_000, timeoutMsg: 'the import did not show as paused' },
+    );
+    // Paused: the document being indexed may finish; after it, nothing moves.
+    await browser.pause(2_000);
+    const indexed = async () => {
+      let n = 0;
+      for (const name of all) if ((await statusOf(name)) === 'Indexed') n += 1;
+      return n;
+    };
+    const atPause = await indexed();
+    expect(await statusOf(last)).not.toBe('Indexed');
+    await browser.pause(4_000);
+    expect(await indexed()).toBe(atPause);
+    await screenshot('library-paused');
+
+    await $('[data-testid="resume-indexing"]').click();
+    await browser.waitUntil(async () => (await indexed()) === all.length, {
+      timeout: 240_000,
+      interval: 500,
+      timeoutMsg: 'the import did not finish after Resume',
+    });
+
+    // A file that fails, is fixed on disk, and is retried from its row.
+    const fixable = path.join(dir, 'fixable.pdf');
+    fs.writeFileSync(fixable, '%PDF-1.4\nnot a PDF yet\n');
+    await importLikeADrop([fixable]);
+    await browser.waitUntil(async () => (await statusOf('fixable.pdf')) === 'Failed', {
+      timeout: 60_000,
+      timeoutMsg: 'the broken file did not fail',
+    });
+    if (!fixtures) throw new Error('QUIRE_E2E_FIXTURES is not set');
+    fs.copyFileSync(path.join(fixtures, 'docs', 'crazyones.pdf'), fixable);
+    await row('fixable.pdf').$('[data-testid="doc-retry"]').click();
+    await browser.waitUntil(async () => (await statusOf('fixable.pdf')) === 'Indexed', {
+      timeout: 120_000,
+      interval: 500,
+      timeoutMsg: `Retry did not index the fixed file (status: ${await statusOf('fixable.pdf')})`,
+    });
+    await screenshot('library-retried');
+  });
+
   it('shows the installed models and the settings', async () => {
     await $('[data-testid="nav-models"]').click();
     await $('[data-testid="model-row"][data-role="chat"]').waitForDisplayed({ timeout: 30_000 });
