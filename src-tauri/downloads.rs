@@ -151,6 +151,8 @@ pub struct CatalogModel {
     pub fit: Option<CatalogFit>,
     /// Why there is no fit, when there is none.
     pub fit_note: Option<String>,
+    /// The size estimated from the parameters and quantization, while the real one is not known.
+    pub approx_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -163,6 +165,11 @@ pub struct CatalogView {
 /// context and compute buffers (a rough allowance: the real KV cache depends on the layers and context, which
 /// only the GGUF header says).
 fn estimate_from_size(size: u64, machine: &Machine) -> CatalogFit {
+    estimate(size, machine, "the file size")
+}
+
+/// Like [`estimate_from_size`], `basis` saying where the size comes from.
+fn estimate(size: u64, machine: &Machine, basis: &str) -> CatalogFit {
     let need = size.saturating_add(size / 5);
     let r = Resources::of(machine, quire_app::fit::GPU_BACKEND);
     let ram_ok = r.ram.is_none_or(|ram| need <= ram);
@@ -184,7 +191,7 @@ fn estimate_from_size(size: u64, machine: &Machine) -> CatalogFit {
     CatalogFit {
         placement,
         estimated: true,
-        summary: format!("{summary} (estimated from the file size; checked exactly once downloaded)"),
+        summary: format!("{summary} (estimated from {basis}; checked exactly once downloaded)"),
         advice,
     }
 }
@@ -217,9 +224,13 @@ pub async fn models_catalog(state: State<'_, AppState>) -> Result<CatalogView> {
                         Err(e) => (None, Some(format!("its header cannot be read: {e}"))),
                     }
                 } else {
-                    match entry.size {
-                        Some(size) => (Some(estimate_from_size(size, &machine)), None),
-                        None => (None, Some("its size is not known until it is downloaded".to_string())),
+                    match (entry.size, entry.approx_size()) {
+                        (Some(size), _) => (Some(estimate_from_size(size, &machine)), None),
+                        (None, Some(approx)) => {
+                            let basis = format!("{} parameters at {}", entry.parameters, entry.quantization);
+                            (Some(estimate(approx, &machine, &basis)), None)
+                        }
+                        (None, None) => (None, Some("its size is not known until it is downloaded".to_string())),
                     }
                 };
                 CatalogModel {
@@ -228,6 +239,7 @@ pub async fn models_catalog(state: State<'_, AppState>) -> Result<CatalogView> {
                     downloadable: entry.repo.is_some(),
                     fit,
                     fit_note,
+                    approx_size: if entry.size.is_none() { entry.approx_size() } else { None },
                     entry: entry.clone(),
                 }
             })
@@ -511,5 +523,12 @@ mod tests {
         let big = estimate_from_size(40 * gb, &machine(16 * gb, None));
         assert_eq!(big.placement, Placement::DoesNotFit);
         assert!(!big.advice.is_empty());
+        // without a size, from the parameters and the quantization, and saying so
+        let entry = quire_models::catalog_entry("smollm2-1.7b-instruct-q4_k_m").expect("in the catalog");
+        let approx = entry.approx_size().expect("an estimate");
+        assert!((gb / 2..2 * gb).contains(&approx), "{approx}");
+        let guessed = estimate(approx, &machine(16 * gb, None), "1.7B parameters at Q4_K_M");
+        assert_eq!(guessed.placement, Placement::Cpu);
+        assert!(guessed.summary.contains("estimated from 1.7B parameters at Q4_K_M"), "{}", guessed.summary);
     }
 }

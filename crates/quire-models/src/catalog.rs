@@ -72,12 +72,57 @@ impl CatalogEntry {
         self.languages.iter().any(|l| l == "multilingual" || l.eq_ignore_ascii_case(language))
     }
 
+    /// The file's size estimated from the parameter count and the quantization's bits per weight (GGUF block
+    /// formats: Q8_0 stores 32 weights in 34 bytes, Q4_K_M mixes Q4_K and Q6_K blocks, …), for a fit before the
+    /// size is known. None when either cannot be read.
+    pub fn approx_size(&self) -> Option<u64> {
+        let params = parse_parameters(&self.parameters)?;
+        let bits = bits_per_weight(&self.quantization)?;
+        Some((params * bits / 8.0).round() as u64)
+    }
+
     /// The download URL at `endpoint` (`https://huggingface.co` or a mirror): `<endpoint>/<repo>/resolve/main/<file>`.
     /// None when the entry has no repository.
     pub fn url(&self, endpoint: &str) -> Option<String> {
         let repo = self.repo.as_deref()?;
         Some(resolve_url(endpoint, repo, &self.file))
     }
+}
+
+/// "1.7B", "360M", "33M" → the parameter count.
+fn parse_parameters(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let (number, scale) = match t.chars().last()? {
+        'B' | 'b' => (&t[..t.len() - 1], 1e9),
+        'M' | 'm' => (&t[..t.len() - 1], 1e6),
+        'K' | 'k' => (&t[..t.len() - 1], 1e3),
+        _ => (t, 1.0),
+    };
+    let n: f64 = number.trim().parse().ok()?;
+    (n.is_finite() && n > 0.0).then_some(n * scale)
+}
+
+/// Average bits per weight of a llama.cpp quantization (its block layout; the K-quant mixes as llama.cpp's
+/// `quantize` reports them).
+fn bits_per_weight(quantization: &str) -> Option<f64> {
+    Some(match quantization.to_ascii_uppercase().as_str() {
+        "F32" => 32.0,
+        "F16" | "BF16" => 16.0,
+        "Q8_0" => 8.5,
+        "Q6_K" => 6.5625,
+        "Q5_K_M" => 5.69,
+        "Q5_K_S" => 5.54,
+        "Q5_0" => 5.5,
+        "Q5_1" => 6.0,
+        "Q4_K_M" => 4.89,
+        "Q4_K_S" => 4.58,
+        "Q4_1" => 5.0,
+        "Q4_0" => 4.5,
+        "IQ4_XS" => 4.25,
+        "Q3_K_M" => 3.91,
+        "Q2_K" => 2.96,
+        _ => return None,
+    })
 }
 
 /// `<endpoint>/<repo>/resolve/main/<path>`, each path segment percent-encoded.
@@ -164,6 +209,23 @@ pub fn parse(json: &str) -> Result<Catalog, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn sizes_are_estimated_from_parameters_and_quantization() {
+        // the starters' real sizes are pinned: the estimate is within a fifth of them
+        let starters: Vec<_> = catalog().models.iter().filter(|m| m.starter).collect();
+        assert!(starters.len() >= 2);
+        for m in starters {
+            let (real, guess) = (m.size.expect("size") as f64, m.approx_size().expect("an estimate") as f64);
+            assert!((guess / real - 1.0).abs() < 0.2, "{}: estimated {guess}, real {real}", m.id);
+        }
+        assert_eq!(parse_parameters("1.7B"), Some(1.7e9));
+        assert_eq!(parse_parameters("360M"), Some(3.6e8));
+        assert_eq!(parse_parameters("lots"), None);
+        assert_eq!(bits_per_weight("q8_0"), Some(8.5));
+        assert_eq!(bits_per_weight("Q9_Z"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -502,6 +502,8 @@ export interface CatalogModel {
   fit: CatalogFit | null;
   /** Why there is no fit. */
   fit_note: string | null;
+  /** While `size` is unknown: the size estimated from the parameters and the quantization. */
+  approx_size: number | null;
 }
 
 export interface CatalogView {

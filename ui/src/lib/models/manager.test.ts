@@ -40,6 +40,7 @@ function entry(id: string, fields: Partial<CatalogModel>): CatalogModel {
     downloadable: true,
     fit: null,
     fit_note: null,
+    approx_size: null,
     ...fields,
   };
 }
@@ -58,6 +59,17 @@ const BIG = entry('qwen2.5-7b-instruct-q4_k_m', {
   size: null,
   fit_note: 'its size is not known until it is downloaded',
 });
+const GUESSED = entry('smollm2-1.7b-instruct-q4_k_m', {
+  name: 'SmolLM2 1.7B',
+  size: null,
+  approx_size: 1_039_125_000,
+  fit: {
+    placement: 'cpu',
+    estimated: true,
+    summary: 'about 1.2 GB should fit in RAM (CPU only) (estimated from 1.7B parameters at Q4_K_M)',
+    advice: [],
+  },
+});
 const BGE = entry('bge-m3-q8_0', {
   name: 'BGE M3',
   role: 'embedding',
@@ -73,7 +85,7 @@ beforeEach(() => {
     return () => {};
   });
   vi.mocked(getModelDownloads).mockResolvedValue({ jobs: [], partials: [] });
-  vi.mocked(getModelCatalog).mockResolvedValue({ dir: '/m', models: [QWEN, SMOL, BIG, BGE] });
+  vi.mocked(getModelCatalog).mockResolvedValue({ dir: '/m', models: [QWEN, SMOL, BIG, BGE, GUESSED] });
 });
 
 async function store(): Promise<DownloadsStore> {
@@ -104,6 +116,10 @@ describe('Catalog', () => {
     expect(row(BGE.id).getByTestId('catalog-fit')).toHaveTextContent('Does not fit');
     expect(row(BIG.id).queryByTestId('catalog-fit')).not.toBeInTheDocument();
     expect(row(BIG.id).getByText(/Fit not known: its size is not known/)).toBeInTheDocument();
+    expect(row(BIG.id).getByTestId('catalog-size')).toHaveTextContent('unknown');
+    expect(row(GUESSED.id).getByTestId('catalog-size')).toHaveTextContent(/^about 1(\.0)? GB$/);
+    expect(row(GUESSED.id).getByTestId('catalog-fit')).toHaveTextContent('CPU only (estimate)');
+    expect(row(QWEN.id).getByTestId('catalog-size')).not.toHaveTextContent('about');
     expect(row(QWEN.id).getByText('apache-2.0')).toBeInTheDocument();
     expect(row(QWEN.id).getByText('en, zh')).toBeInTheDocument();
 
