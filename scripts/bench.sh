@@ -8,13 +8,14 @@
 # reference retrievers), ask (the chat model: time to first token and tokens/s vs a llama.cpp driver on the same
 # model, prompt length and threads, alternating, four times; follow-up with the cached prefix; ROUGE-L of answers on
 # tests/data/faq-answers-en.jsonl), app (the desktop app's binary size, cold start and memory, release build, under
-# Xvfb when there is no display; scripts/bench_app.py). Results: $QUIRE_CACHE/bench/<time>/ (JSON per run, summary.md).
+# Xvfb when there is no display; scripts/bench_app.py), watch (watched folders: comparing an unchanged 10,000-file
+# tree vs a plain walk of it, idle CPU natively and polling, write-to-searchable latency). Results: $QUIRE_CACHE/bench/<time>/ (JSON per run, summary.md).
 # Env: THREADS (2), PEER (../shared/bench-peer), QUIRE_BENCH_CACHE (~/.cache/quire-bench).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$QUIRE_ROOT"
 THREADS="${THREADS:-2}"
-STAGES="${STAGES:-ingest embed search eval ask app}"
+STAGES="${STAGES:-ingest embed search eval ask app watch}"
 PEER="${PEER:-$QUIRE_ROOT/../shared/bench-peer}"
 C="${QUIRE_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quire-bench}"
 OUT="$QUIRE_CACHE/bench/$(date -u +%Y%m%dT%H%M%SZ)"
@@ -69,6 +70,11 @@ if has search; then
     stamp "search at $n chunks"
     "$Q" --threads "$THREADS" bench search --chunks "$n" --queries "$EVAL_SET" --json > "$OUT/quire_search.$n.json"
   done
+fi
+
+if has watch; then
+  stamp "watched folders"
+  "$Q" --threads "$THREADS" bench watch --json > "$OUT/quire_watch.json"
 fi
 
 if has eval; then
