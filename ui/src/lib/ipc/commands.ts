@@ -383,3 +383,30 @@ export function testRemote(
 ): Promise<import('./types').RemoteTest> {
   return call('test_remote', { role, endpoint: endpoint ?? null });
 }
+
+// A change of embedding model (src-tauri switching.rs) ---------------------------------------------------------
+// Choosing another embedding model (a local file or a remote server) embeds every document again into a new
+// table in the background; search keeps using the current model until every document is done, then the library
+// switches at once. Cancelling leaves the current index as it is.
+
+/** The change of embedding model under way, or null when there is none. */
+export function getEmbeddingSwitch(): Promise<import('./types').EmbeddingSwitch | null> {
+  return call('embedding_switch');
+}
+
+/** Stops the change of embedding model: the new vectors are dropped and the current model stays chosen. */
+export function cancelEmbeddingSwitch(): Promise<void> {
+  return call<void>('cancel_embedding_switch');
+}
+
+/** Starts again a change of embedding model that failed. */
+export function retryEmbeddingSwitch(): Promise<void> {
+  return call<void>('retry_embedding_switch');
+}
+
+/** Every step of a change of embedding model; null when it ends (switched or cancelled). */
+export function onEmbeddingSwitch(
+  handler: (change: import('./types').EmbeddingSwitch | null) => void,
+): Promise<() => void> {
+  return listen('embedding-switch', handler);
+}

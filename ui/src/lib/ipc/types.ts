@@ -456,6 +456,11 @@ export interface SavedSettings {
    * events).
    */
   reindexing: boolean;
+  /**
+   * The embedding model changed: the library is being embedded with the new model in the background while
+   * search keeps using the current one (progress arrives as `embedding-switch` events).
+   */
+  switching: boolean;
   /** The settings were saved, but the library could not be opened with them (why, in words). */
   notice?: string | null;
 }
@@ -632,4 +637,21 @@ export interface RemoteTest {
   ok: boolean;
   outcome: RemoteTestOutcome;
   message: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// A change of embedding model (src-tauri switching.rs)
+
+/** A change of embedding model under way (src-tauri switching.rs `SwitchView`). */
+export interface EmbeddingSwitch {
+  /** The model id searches use now (until the switch). */
+  from: string;
+  /** The new model as the user chose it: a file name, or "model at host" for a remote server. */
+  target: string;
+  /** Documents embedded with the new model so far, of `total`. */
+  done: number;
+  total: number;
+  /** running: embedding; waiting: held while the user pauses indexing or an answer is written; switching: every document is done and the library is reopened on the new model; failed: stopped with `error` (Retry or Cancel). */
+  state: 'running' | 'waiting' | 'switching' | 'failed';
+  error: string | null;
 }

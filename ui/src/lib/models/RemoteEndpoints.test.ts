@@ -43,7 +43,7 @@ beforeEach(() => {
   vi.mocked(getSettings).mockImplementation(async () => structuredClone(saved));
   vi.mocked(saveSettings).mockImplementation(async (next: Settings): Promise<SavedSettings> => {
     saved = structuredClone(next);
-    return { settings: structuredClone(next), reindexing: false, notice: null };
+    return { settings: structuredClone(next), reindexing: false, switching: false, notice: null };
   });
   vi.mocked(apiKeyStatus).mockResolvedValue(NOT_STORED);
 });
@@ -78,7 +78,7 @@ describe('RemoteEndpoints', () => {
     const user = userEvent.setup();
     vi.mocked(saveSettings).mockImplementation(async (next) => {
       saved = structuredClone(next);
-      return { settings: structuredClone(next), reindexing: true, notice: null };
+      return { settings: structuredClone(next), reindexing: true, switching: false, notice: null };
     });
     render(RemoteEndpoints);
     const embedding = section('embedding');
@@ -99,6 +99,29 @@ describe('RemoteEndpoints', () => {
       'The library is being indexed again with the new model.',
     );
     expect(within(embedding).getByTestId('remote-embedding-current')).toHaveTextContent('model nomic-embed-text');
+  });
+
+  it('says the library is embedded with the new server in the background when the save starts a switch', async () => {
+    const user = userEvent.setup();
+    vi.mocked(saveSettings).mockImplementation(async (next) => {
+      saved = structuredClone(next);
+      return { settings: structuredClone(next), reindexing: true, switching: true, notice: null };
+    });
+    const onswitching = vi.fn();
+    render(RemoteEndpoints, { onswitching });
+    const embedding = section('embedding');
+    await waitFor(() => expect(apiKeyStatus).toHaveBeenCalledWith('embedding'));
+
+    await user.type(within(embedding).getByTestId('remote-embedding-url'), 'http://gpu-box:8080');
+    await user.type(within(embedding).getByTestId('remote-embedding-model'), 'nomic-embed-text');
+    await user.click(within(embedding).getByTestId('remote-embedding-save'));
+
+    const done = await within(embedding).findByTestId('remote-embedding-done');
+    expect(done).toHaveTextContent(
+      'Saved. Embedding the library with the new model in the background; search uses the current one until it is done.',
+    );
+    expect(done).not.toHaveTextContent('indexed again');
+    expect(onswitching).toHaveBeenCalledTimes(1);
   });
 
   it('shows the settings validator’s sentence when the address is refused', async () => {

@@ -2,14 +2,17 @@ import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  cancelEmbeddingSwitch,
+  getEmbeddingSwitch,
   listModels,
   loadModel,
+  onEmbeddingSwitch,
   onModelsChanged,
   setDefaultModel,
   unloadModel,
   unregisterModel,
 } from '$lib/ipc/commands';
-import { IpcError, type InstalledModel, type ModelList, type Settings } from '$lib/ipc';
+import { IpcError, type EmbeddingSwitch, type InstalledModel, type ModelList, type Settings } from '$lib/ipc';
 import ModelsScreen from '$lib/screens/ModelsScreen.svelte';
 
 vi.mock('$lib/ipc/commands');
@@ -231,5 +234,81 @@ describe('ModelsScreen', () => {
     const calls = vi.mocked(listModels).mock.calls.length;
     changed();
     await waitFor(() => expect(vi.mocked(listModels).mock.calls.length).toBe(calls + 1));
+  });
+
+  describe('a change of embedding model', () => {
+    const NOMIC = model('nomic-embed-text-v1.5.Q8_0.gguf', { role: 'embedding', architecture: 'nomic-bert' });
+    const SWITCH: EmbeddingSwitch = {
+      from: 'bge-small-en-v1.5',
+      target: NOMIC.file_name,
+      done: 3,
+      total: 12,
+      state: 'running',
+      error: null,
+    };
+    let emit: (change: EmbeddingSwitch | null) => void = () => {};
+
+    beforeEach(() => {
+      vi.mocked(listModels).mockResolvedValue({ ...LIST, models: [QWEN, EMBED, SMOL, NOMIC] });
+      vi.mocked(onEmbeddingSwitch).mockImplementation(async (handler) => {
+        emit = handler;
+        return () => {};
+      });
+    });
+
+    it('shows its progress once a new default embedding model is chosen', async () => {
+      vi.mocked(getEmbeddingSwitch).mockResolvedValue(null);
+      vi.mocked(setDefaultModel).mockResolvedValue({} as Settings);
+      const user = userEvent.setup();
+      render(ModelsScreen);
+      await screen.findAllByTestId('model-row');
+      expect(screen.queryByTestId('embedding-switch')).not.toBeInTheDocument();
+
+      vi.mocked(getEmbeddingSwitch).mockResolvedValue({ ...SWITCH, done: 0 });
+      await user.click(within(rowOf(NOMIC.file_name)).getByRole('button', { name: 'Use as default' }));
+
+      expect(setDefaultModel).toHaveBeenCalledWith('embedding', NOMIC.path);
+      const banner = await screen.findByTestId('embedding-switch');
+      expect(banner).toHaveTextContent(`Switching the embedding model to ${NOMIC.file_name}`);
+      expect(within(banner).getByTestId('embedding-switch-count')).toHaveTextContent('0 of 12 documents');
+      expect(banner).toHaveTextContent('Search uses bge-small-en-v1.5 until every document is embedded.');
+
+      emit({ ...SWITCH, done: 6 });
+      await waitFor(() => expect(within(banner).getByTestId('embedding-switch-count')).toHaveTextContent('6 of 12 documents'));
+    });
+
+    it('cancels it, and lists the models again (the current model stays the default)', async () => {
+      vi.mocked(getEmbeddingSwitch).mockResolvedValue(SWITCH);
+      vi.mocked(cancelEmbeddingSwitch).mockResolvedValue(undefined);
+      const user = userEvent.setup();
+      render(ModelsScreen);
+      const banner = await screen.findByTestId('embedding-switch');
+      await screen.findAllByTestId('model-row');
+      const calls = vi.mocked(listModels).mock.calls.length;
+
+      await user.click(within(banner).getByRole('button', { name: 'Cancel switching the embedding model' }));
+
+      expect(cancelEmbeddingSwitch).toHaveBeenCalledTimes(1);
+      await waitFor(() => expect(screen.queryByTestId('embedding-switch')).not.toBeInTheDocument());
+      await waitFor(() => expect(vi.mocked(listModels).mock.calls.length).toBe(calls + 1));
+    });
+
+    it('lists the models again when the switch is done', async () => {
+      vi.mocked(getEmbeddingSwitch).mockResolvedValue({ ...SWITCH, done: 12, state: 'switching' });
+      render(ModelsScreen);
+      await screen.findByTestId('embedding-switch');
+      await screen.findAllByTestId('model-row');
+      const calls = vi.mocked(listModels).mock.calls.length;
+
+      vi.mocked(listModels).mockResolvedValue({
+        ...LIST,
+        models: [QWEN, { ...EMBED, is_default: false }, SMOL, { ...NOMIC, is_default: true }],
+      });
+      emit(null);
+
+      await waitFor(() => expect(screen.queryByTestId('embedding-switch')).not.toBeInTheDocument());
+      await waitFor(() => expect(vi.mocked(listModels).mock.calls.length).toBe(calls + 1));
+      await waitFor(() => expect(within(rowOf(NOMIC.file_name)).getByTestId('badge-default')).toBeInTheDocument());
+    });
   });
 });

@@ -1,8 +1,8 @@
 import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { getAppInfo, getSettings, saveSettings } from '$lib/ipc/commands';
-import { IpcError, type Settings } from '$lib/ipc';
+import { getAppInfo, getEmbeddingSwitch, getSettings, onEmbeddingSwitch, saveSettings } from '$lib/ipc/commands';
+import { IpcError, type EmbeddingSwitch, type Settings } from '$lib/ipc';
 import SettingsScreen from '$lib/screens/SettingsScreen.svelte';
 
 vi.mock('$lib/ipc/commands');
@@ -19,7 +19,7 @@ beforeEach(() => {
   vi.resetAllMocks();
   vi.mocked(getSettings).mockResolvedValue(structuredClone(SETTINGS));
   vi.mocked(getAppInfo).mockResolvedValue({ name: 'Quire', version: '0.1.0', data_dir: '/home/me/.local/share/quire', data_dir_source: 'default', default_data_dir: '/home/me/.local/share/quire' });
-  vi.mocked(saveSettings).mockImplementation(async (settings) => ({ settings, reindexing: false }));
+  vi.mocked(saveSettings).mockImplementation(async (settings) => ({ settings, reindexing: false, switching: false }));
 });
 
 afterEach(() => {
@@ -105,7 +105,7 @@ describe('SettingsScreen', () => {
   });
 
   it('says the library is being re-indexed when the chunking changed', async () => {
-    vi.mocked(saveSettings).mockImplementation(async (settings) => ({ settings, reindexing: true }));
+    vi.mocked(saveSettings).mockImplementation(async (settings) => ({ settings, reindexing: true, switching: false }));
     const user = await open();
 
     await retype(user, 'Chunk size', '384');
@@ -114,6 +114,73 @@ describe('SettingsScreen', () => {
 
     expect(saveSettings).toHaveBeenCalledTimes(1);
     expect(await screen.findByTestId('save-status')).toHaveTextContent('The library is being re-indexed');
+  });
+
+  it('says the library is embedded with the new model in the background when the save starts a switch', async () => {
+    vi.mocked(saveSettings).mockImplementation(async (settings) => ({ settings, reindexing: true, switching: true }));
+    const user = await open();
+
+    await retype(user, 'Temperature', '0.5');
+    await user.click(screen.getByRole('button', { name: 'Save' }));
+
+    const status = await screen.findByTestId('save-status');
+    await waitFor(() =>
+      expect(status).toHaveTextContent(
+        'Saved. Embedding the library with the new model in the background; search uses the current one until it is done.',
+      ),
+    );
+    expect(status).not.toHaveTextContent('re-indexed');
+    // The banner asks for the change under way at once.
+    await waitFor(() => expect(getEmbeddingSwitch).toHaveBeenCalledTimes(2));
+  });
+
+  describe('a change of embedding model', () => {
+    const SWITCH: EmbeddingSwitch = {
+      from: 'bge-small-en-v1.5',
+      target: 'nomic-embed-text at gpu-box:8080',
+      done: 40,
+      total: 50,
+      state: 'running',
+      error: null,
+    };
+    let emit: (change: EmbeddingSwitch | null) => void = () => {};
+
+    beforeEach(() => {
+      vi.mocked(getEmbeddingSwitch).mockResolvedValue(SWITCH);
+      vi.mocked(onEmbeddingSwitch).mockImplementation(async (handler) => {
+        emit = handler;
+        return () => {};
+      });
+    });
+
+    it('shows its progress at the top of the settings', async () => {
+      await open();
+      const banner = await screen.findByTestId('embedding-switch');
+      expect(banner).toHaveTextContent('Switching the embedding model to nomic-embed-text at gpu-box:8080');
+      expect(within(banner).getByTestId('embedding-switch-count')).toHaveTextContent('40 of 50 documents');
+      expect(banner).toHaveTextContent('Search uses bge-small-en-v1.5 until every document is embedded.');
+    });
+
+    it('reads the settings again when it ends, keeping edits not saved yet', async () => {
+      const user = await open();
+      await screen.findByTestId('embedding-switch');
+      await retype(user, 'Temperature', '0.6');
+      const calls = vi.mocked(getSettings).mock.calls.length;
+
+      const switched = { ...SETTINGS, models: { ...SETTINGS.models, embedding: '/m/nomic.gguf' } };
+      vi.mocked(getSettings).mockResolvedValue(structuredClone(switched));
+      emit(null);
+
+      await waitFor(() => expect(screen.queryByTestId('embedding-switch')).not.toBeInTheDocument());
+      await waitFor(() => expect(vi.mocked(getSettings).mock.calls.length).toBe(calls + 1));
+      expect(field('Temperature')).toHaveValue('0.6');
+
+      await user.click(screen.getByRole('button', { name: 'Save' }));
+      expect(saveSettings).toHaveBeenCalledWith({
+        ...switched,
+        generation: { ...SETTINGS.generation, temperature: 0.6 },
+      });
+    });
   });
 
   it('shows Rust’s objections next to the fields they name', async () => {
