@@ -14,6 +14,7 @@
 
 pub mod fit;
 pub mod jobs;
+pub mod switch;
 pub mod watch;
 
 /// The keychain of remote endpoints' API keys, for the binaries.
@@ -29,6 +30,7 @@ use quire_core::collections::Collections;
 use quire_core::conversation::{Conversation, ConversationStore, Message, Scope};
 use quire_core::library::{Library, LibraryConfig};
 use quire_core::settings::{self, RemoteEndpoint, Remotes, Settings};
+use quire_core::switch::EmbeddingSwitch;
 use quire_core::worker::{Worker, WorkerSpec};
 use quire_core::{DocStatus, Embedder, Error, Generator, Result, SearchFilter};
 use quire_extract::{ExtractorOptions, ProcessExtractor};
@@ -219,22 +221,30 @@ impl Opened {
 /// once now, for the vectors' dimension), no local embedding model is needed and the model worker, started only
 /// if something asks for it, holds no embedding model. Its model id is [`quire_llm::remote_model_id`], so its
 /// vectors go to a chunks table of their own.
+///
+/// While the library switches embedding model ([`switch`]), it opens with the model it is indexed with (the
+/// plan's source) whatever `options` say; once the switch is committed, it opens with the new model and the
+/// switch is finished here.
 pub async fn open(options: &OpenOptions) -> Result<Opened> {
     std::fs::create_dir_all(&options.data_dir).map_err(|e| Error::io(&options.data_dir, e))?;
-    let (embedder, models): (Arc<dyn Embedder>, Arc<Worker>) = match &options.remote.embedding {
-        Some(endpoint) => {
-            let key = options.api_key("embedding", endpoint)?;
-            let embedder = RemoteEmbedder::connect(endpoint.clone(), key, options.remote_options.clone()).await?;
-            (Arc::new(embedder), quire_llm::model_worker(&options.worker_program, None, &options.embed))
-        }
-        None => {
-            let model = options.embed_model_path()?;
-            let models = quire_llm::model_worker(&options.worker_program, Some(&model), &options.embed);
-            (Arc::new(LlamaEmbedder::connect(Arc::clone(&models)).await?), models)
-        }
+    let pending = EmbeddingSwitch::load(&options.data_dir)?;
+    let options = &match &pending {
+        Some(switch) if !switch.plan.committed => options.with_embedding(&switch.plan.source),
+        _ => options.clone(),
     };
+    let (embedder, models) = embedder(options).await?;
     let info = embedder.info().clone();
     let store = LanceStore::open(&options.data_dir.join("library"), &info.model_id, info.dim).await?;
+    if let Some(switch) = pending.filter(|s| s.plan.committed) {
+        if switch.plan.to.as_deref() == Some(info.model_id.as_str()) {
+            switch.adopt(&store, &info.model_id).await?;
+        } else {
+            tracing::warn!(
+                model = %info.model_id,
+                "a finished switch of embedding model is not for the model the library opened with; it is left"
+            );
+        }
+    }
     let spec = WorkerSpec::with_program(options.worker_program.clone(), quire_extract::WORKER_NAME, Vec::new());
     let extractor = ProcessExtractor::new(spec, options.extract.clone());
     tracing::info!(data_dir = %options.data_dir.display(), model = %info.model_id, "library open");
@@ -252,6 +262,24 @@ pub async fn open(options: &OpenOptions) -> Result<Opened> {
     Ok(opened)
 }
 
+/// The embedding model of `options`: a remote server (asked once now, for the vectors' dimension; the model
+/// worker returned, started only if something asks for it, holds no embedding model) or a local model in the
+/// model worker returned.
+pub async fn embedder(options: &OpenOptions) -> Result<(Arc<dyn Embedder>, Arc<Worker>)> {
+    Ok(match &options.remote.embedding {
+        Some(endpoint) => {
+            let key = options.api_key("embedding", endpoint)?;
+            let embedder = RemoteEmbedder::connect(endpoint.clone(), key, options.remote_options.clone()).await?;
+            (Arc::new(embedder), quire_llm::model_worker(&options.worker_program, None, &options.embed))
+        }
+        None => {
+            let model = options.embed_model_path()?;
+            let models = quire_llm::model_worker(&options.worker_program, Some(&model), &options.embed);
+            (Arc::new(LlamaEmbedder::connect(Arc::clone(&models)).await?), models)
+        }
+    })
+}
+
 /// Opens (creating if needed) the library in `options.data_dir`.
 pub async fn open_library(options: &OpenOptions) -> Result<Library> {
     let opened = open(options).await?;
@@ -261,6 +289,14 @@ pub async fn open_library(options: &OpenOptions) -> Result<Library> {
 impl OpenOptions {
     /// Applies the user's settings: the model files or remote servers, how the chat model runs, how answers are
     /// sampled and how documents are chunked.
+    /// These options with another embedding model (a local file, none: the starter model; or a server).
+    pub fn with_embedding(&self, choice: &settings::EmbeddingChoice) -> OpenOptions {
+        let mut options = self.clone();
+        options.embed_model = choice.local.clone();
+        options.remote.embedding = choice.remote.clone();
+        options
+    }
+
     pub fn apply_settings(&mut self, settings: &Settings) {
         self.remote = settings.remote.clone();
         if let Some(path) = &settings.models.embedding {

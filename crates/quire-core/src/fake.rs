@@ -17,6 +17,8 @@ use crate::types::{Block, BlockKind, DocStatus, DocumentRecord, ExtractedDoc, Fo
 pub struct MemoryStore {
     docs: Mutex<BTreeMap<String, DocumentRecord>>,
     chunks: Mutex<HashMap<String, Vec<ChunkRow>>>,
+    /// Chunks of other embedding models, by model then document.
+    staged: Mutex<HashMap<String, HashMap<String, Vec<ChunkRow>>>>,
     fail_next_chunk_write: Mutex<bool>,
 }
 
@@ -25,6 +27,11 @@ impl MemoryStore {
         if let Ok(mut f) = self.fail_next_chunk_write.lock() {
             *f = true;
         }
+    }
+
+    /// The chunks staged for another embedding model, by document.
+    pub fn staged(&self, model: &str) -> HashMap<String, Vec<ChunkRow>> {
+        self.staged.lock().map(|s| s.get(model).cloned().unwrap_or_default()).unwrap_or_default()
     }
 
     pub fn chunk_count(&self) -> usize {
@@ -129,6 +136,32 @@ impl Store for MemoryStore {
     async fn maintain(&self) -> Result<()> {
         Ok(())
     }
+
+    async fn upsert_documents(&self, docs: &[DocumentRecord]) -> Result<()> {
+        let mut stored = self.docs.lock().map_err(lock_err)?;
+        for doc in docs {
+            stored.insert(doc.id.clone(), doc.clone());
+        }
+        Ok(())
+    }
+
+    async fn stage_chunks(&self, model: &str, dim: usize, doc_id: &str, rows: Vec<ChunkRow>) -> Result<()> {
+        if let Some(bad) = rows.iter().find(|r| r.chunk.embedding_model != model || r.vector.len() != dim) {
+            return Err(Error::InvalidInput(format!("chunk {} is not of model {model}", bad.chunk.index)));
+        }
+        let mut staged = self.staged.lock().map_err(lock_err)?;
+        staged.entry(model.to_string()).or_default().insert(doc_id.to_string(), rows);
+        Ok(())
+    }
+
+    async fn seal_staged(&self, _model: &str, _dim: usize) -> Result<()> {
+        Ok(())
+    }
+
+    async fn drop_model(&self, model: &str) -> Result<()> {
+        self.staged.lock().map_err(lock_err)?.remove(model);
+        Ok(())
+    }
 }
 
 /// Bag-of-words vectors from hashed lowercase words: texts sharing words are close. One token per word.
@@ -145,6 +178,12 @@ impl HashEmbedder {
             embed_calls: AtomicUsize::new(0),
             texts_embedded: AtomicUsize::new(0),
         }
+    }
+
+    /// The same embedder under another model id (as another embedding model would be).
+    pub fn with_id(mut self, model_id: &str) -> HashEmbedder {
+        self.info.model_id = model_id.to_string();
+        self
     }
 
     fn vector(text: &str) -> Vec<f32> {

@@ -25,6 +25,7 @@ pub mod paths;
 pub mod repetition;
 pub mod select;
 pub mod settings;
+pub mod switch;
 pub mod traits;
 pub mod types;
 pub mod watched;

@@ -200,7 +200,40 @@ fn check(ok: bool, problems: &mut Vec<String>, message: impl FnOnce() -> String)
     }
 }
 
+/// Which model embeds the library: a local GGUF file (none: the starter model), or a remote server, which
+/// wins when set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmbeddingChoice {
+    pub local: Option<PathBuf>,
+    pub remote: Option<RemoteEndpoint>,
+}
+
+impl EmbeddingChoice {
+    /// The model as a person names it: the file name, "model at host" for a server, or "the starter model".
+    pub fn label(&self) -> String {
+        match (&self.remote, &self.local) {
+            (Some(r), _) => format!("{} at {}", r.model.trim(), r.root()),
+            (None, Some(path)) => {
+                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+            }
+            (None, None) => "the starter embedding model".to_string(),
+        }
+    }
+}
+
 impl Settings {
+    /// The embedding model these settings choose.
+    pub fn embedding_choice(&self) -> EmbeddingChoice {
+        EmbeddingChoice { local: self.models.embedding.clone(), remote: self.remote.embedding.clone() }
+    }
+
+    /// These settings with another embedding model.
+    pub fn with_embedding(mut self, choice: &EmbeddingChoice) -> Settings {
+        self.models.embedding = choice.local.clone();
+        self.remote.embedding = choice.remote.clone();
+        self
+    }
+
     /// Every problem with these settings, each a sentence naming the setting; empty when all are valid.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();

@@ -92,6 +92,19 @@ pub trait Store: Send + Sync {
     /// Background upkeep: index new rows, compact small fragments, remove old versions.
     async fn maintain(&self) -> Result<()>;
 
+    /// Inserts or replaces many records (by id) in one commit.
+    async fn upsert_documents(&self, docs: &[DocumentRecord]) -> Result<()>;
+
+    /// Replaces every chunk of the document in the table of another embedding model (`model`, vectors of
+    /// dimension `dim`), not in the current one: while the library switches embedding model, that table is
+    /// filled beside the current one, which searches keep reading.
+    async fn stage_chunks(&self, model: &str, dim: usize, doc_id: &str, rows: Vec<ChunkRow>) -> Result<()>;
+    /// Gets the table of another embedding model ready to be searched (compacted, full-text index built).
+    async fn seal_staged(&self, model: &str, dim: usize) -> Result<()>;
+    /// Removes the chunks table of another embedding model (one switched away from, or a switch given up).
+    /// Nothing to remove is not an error; the current model's table cannot be removed.
+    async fn drop_model(&self, model: &str) -> Result<()>;
+
     /// What opening the store had to repair (a version stepped back after a crash), one sentence each for the
     /// user; empty when nothing was.
     fn recovered(&self) -> Vec<String> {

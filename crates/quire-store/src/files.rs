@@ -22,7 +22,30 @@ pub(crate) struct WriterLock {
 }
 
 impl WriterLock {
-    pub(crate) fn acquire(dir: &Path) -> Result<WriterLock> {
+    /// Takes the lock; when this same process holds it (a library being opened again while the previous
+    /// store is still in use, e.g. by an import finishing its document), waits for it up to `wait`.
+    pub(crate) async fn acquire(dir: &Path, wait: std::time::Duration) -> Result<WriterLock> {
+        let started = std::time::Instant::now();
+        loop {
+            match WriterLock::try_acquire(dir)? {
+                Ok(lock) => return Ok(lock),
+                Err(Some(pid)) if pid == std::process::id() && started.elapsed() < wait => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(holder) => {
+                    let holder = holder.map(|pid| format!(" (process {pid})")).unwrap_or_default();
+                    return Err(Error::Store(format!(
+                        "the library at {} is already open in another Quire process{holder}; \
+                         close that one first (only one process may write a library)",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+    }
+
+    /// The lock, or the id of the process that holds it (when it wrote it).
+    fn try_acquire(dir: &Path) -> Result<std::result::Result<WriterLock, Option<u32>>> {
         let path = dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()
             .create(true)
@@ -36,15 +59,7 @@ impl WriterLock {
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
-                let holder = match holder.trim() {
-                    "" => String::new(),
-                    pid => format!(" (process {pid})"),
-                };
-                return Err(Error::Store(format!(
-                    "the library at {} is already open in another Quire process{holder}; \
-                     close that one first (only one process may write a library)",
-                    dir.display()
-                )));
+                return Ok(Err(holder.trim().parse().ok()));
             }
             Err(TryLockError::Error(e)) => {
                 return Err(Error::Store(format!("could not lock {}: {e}", path.display())));
@@ -55,7 +70,7 @@ impl WriterLock {
         let _ = file.seek(SeekFrom::Start(0));
         let _ = write!(file, "{}", std::process::id());
         let _ = file.flush();
-        Ok(WriterLock { _file: file })
+        Ok(Ok(WriterLock { _file: file }))
     }
 }
 

@@ -47,6 +47,9 @@ fn hit_columns_with(score: &'static str) -> Vec<&'static str> {
 /// adds a fragment, and each write reads every fragment (a merge on the id, a delete by predicate): without this,
 /// one import of many small files slows down as it goes (see BENCHMARKS.md, "Watched folders").
 const COMPACT_EVERY: u32 = 64;
+/// How long opening waits for a store of the same directory that this process still holds (see
+/// [`LanceStore::open`]).
+const SAME_PROCESS_WAIT: Duration = Duration::from_secs(30);
 
 const FTS_INDEX: &str = "terms_fts";
 const ANN_INDEX: &str = "vector_ann";
@@ -58,11 +61,17 @@ pub struct StoreOptions {
     pub keep_versions_for: Duration,
     /// Chunks from which `maintain` builds the ANN index (see [`ANN_INDEX_THRESHOLD`]).
     pub ann_index_threshold: usize,
+    /// How long opening waits for a store of the same directory that this process still holds.
+    pub same_process_wait: Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { keep_versions_for: KEEP_VERSIONS_FOR, ann_index_threshold: ANN_INDEX_THRESHOLD }
+        StoreOptions {
+            keep_versions_for: KEEP_VERSIONS_FOR,
+            ann_index_threshold: ANN_INDEX_THRESHOLD,
+            same_process_wait: SAME_PROCESS_WAIT,
+        }
     }
 }
 
@@ -114,6 +123,9 @@ pub struct LanceStore {
     commits: [AtomicU32; 2],
     /// What opening had to repair, in words (see [`Store::recovered`]).
     recovered: Vec<String>,
+    /// Chunks tables of other embedding models being filled (see [`Store::stage_chunks`]), opened on first use,
+    /// with their commits since the last compaction. Used under the writer lock.
+    staged: std::sync::Mutex<HashMap<String, (Table, u32)>>,
     _lock: WriterLock,
 }
 
@@ -254,6 +266,59 @@ async fn open_table(
     }
 }
 
+/// Checks rows before they are written to the chunks table of `model`: one document, unique positions, that
+/// model's id, vectors of dimension `dim` with finite values.
+fn validate_rows(doc_id: &str, rows: &[ChunkRow], model: &str, dim: usize) -> Result<()> {
+    let mut seen = HashSet::new();
+    for r in rows {
+        let c = &r.chunk;
+        if c.doc_id != doc_id {
+            return Err(Error::InvalidInput(format!(
+                "chunk {} belongs to document {}, not to {doc_id}",
+                c.index, c.doc_id
+            )));
+        }
+        if !seen.insert(c.index) {
+            return Err(Error::InvalidInput(format!("document {doc_id} has two chunks with index {}", c.index)));
+        }
+        if c.embedding_model != model {
+            return Err(Error::InvalidInput(format!(
+                "chunk {} of {doc_id} was embedded by `{}`, but this table holds `{model}`",
+                c.index, c.embedding_model
+            )));
+        }
+        if r.vector.len() != dim {
+            return Err(Error::InvalidInput(format!(
+                "chunk {} of {doc_id} has a vector of dimension {}, expected {dim}",
+                c.index,
+                r.vector.len(),
+            )));
+        }
+        if !r.vector.iter().all(|x| x.is_finite()) {
+            return Err(Error::InvalidInput(format!("chunk {} of {doc_id} has a non-finite vector", c.index)));
+        }
+    }
+    Ok(())
+}
+
+/// Merges the table's small fragments after a run of commits. A failure is not fatal (the commit before it
+/// is done; `maintain` compacts again).
+async fn compact_in_line(name: &str, table: &Table) {
+    let compact = OptimizeAction::Compact { options: CompactionOptions::default(), remap_options: None };
+    match table.optimize(compact).await {
+        Ok(stats) => {
+            if let Some(c) = stats.compaction {
+                debug!(table = name, removed = c.fragments_removed, added = c.fragments_added, "compacted in line");
+            }
+        }
+        Err(e) => warn!(table = name, "could not compact the table in line: {e}"),
+    }
+}
+
+fn lock_staged<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The table's name for people.
 fn table_label(name: &str) -> &'static str {
     if name == DOCUMENTS_TABLE { "list of documents" } else { "index of passages" }
@@ -315,7 +380,9 @@ fn fts_params() -> FtsIndexBuilder {
 impl LanceStore {
     /// Opens (or creates) the library store in `dir` for writing, with the chunks table of `embedding_model`.
     ///
-    /// Fails with a readable message when another process has the directory open. A table whose newest version
+    /// Fails with a readable message when another process has the directory open; a store of the same
+    /// directory still held in this process (the library being opened again while a task finishes with the
+    /// previous one) is waited for, up to 30 s. A table whose newest version
     /// cannot be read (a crash mid-commit) is brought back to its newest readable version, with a warning.
     pub async fn open(dir: &Path, embedding_model: &str, dim: usize) -> Result<LanceStore> {
         LanceStore::open_with(dir, embedding_model, dim, StoreOptions::default()).await
@@ -329,7 +396,7 @@ impl LanceStore {
             return Err(Error::InvalidInput("the embedding model id is empty".into()));
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let lock = WriterLock::acquire(dir)?;
+        let lock = WriterLock::acquire(dir, options.same_process_wait).await?;
         let uri = dir
             .to_str()
             .ok_or_else(|| Error::Store(format!("the library path {} is not valid UTF-8", dir.display())))?;
@@ -366,6 +433,7 @@ impl LanceStore {
             nprobes: AtomicUsize::new(NPROBES),
             refine_factor: AtomicU32::new(REFINE_FACTOR),
             recovered,
+            staged: std::sync::Mutex::new(HashMap::new()),
             _lock: lock,
         };
         store.reconcile().await?;
@@ -528,15 +596,35 @@ impl LanceStore {
         self.commits[which].store(0, Ordering::Relaxed);
         let (name, table) =
             if which == 0 { (DOCUMENTS_TABLE, &self.documents) } else { (self.chunks_name.as_str(), &self.chunks) };
-        let compact = OptimizeAction::Compact { options: CompactionOptions::default(), remap_options: None };
-        match table.optimize(compact).await {
-            Ok(stats) => {
-                if let Some(c) = stats.compaction {
-                    debug!(table = name, removed = c.fragments_removed, added = c.fragments_added, "compacted in line");
-                }
-            }
-            Err(e) => warn!(table = name, "could not compact the table in line: {e}"),
+        compact_in_line(name, table).await;
+    }
+
+    /// The chunks table of another embedding model, opened (or created) on first use. The caller holds the
+    /// writer lock.
+    async fn staged_table(&self, model: &str, dim: usize) -> Result<Table> {
+        if model == self.model {
+            return Err(Error::InvalidInput(format!("`{model}` is the library's current embedding model")));
         }
+        if dim == 0 || i32::try_from(dim).is_err() {
+            return Err(Error::InvalidInput(format!("invalid embedding dimension {dim}")));
+        }
+        if let Some((table, _)) = lock_staged(&self.staged).get(model) {
+            return Ok(table.clone());
+        }
+        let name = schema::chunks_table_name(model);
+        let mut recovered = Vec::new();
+        let table =
+            open_table(&self._db, &self.dir, &name, schema::chunks_schema(dim), col::DOC_ID, &mut recovered).await?;
+        let found_schema = table.schema().await.context("could not read the chunks table's schema")?;
+        let found = schema::vector_dim(&found_schema);
+        if found != Some(dim) {
+            return Err(Error::Store(format!(
+                "the chunks table of model `{model}` holds vectors of dimension {}, not {dim}",
+                found.map_or_else(|| "unknown".to_string(), |d| d.to_string())
+            )));
+        }
+        lock_staged(&self.staged).insert(model.to_string(), (table.clone(), 0));
+        Ok(table)
     }
 
     /// Builds the full-text index if the chunks table has rows and no index yet. The caller holds the writer lock.
@@ -560,37 +648,7 @@ impl LanceStore {
     }
 
     fn validate_rows(&self, doc_id: &str, rows: &[ChunkRow]) -> Result<()> {
-        let mut seen = HashSet::new();
-        for r in rows {
-            let c = &r.chunk;
-            if c.doc_id != doc_id {
-                return Err(Error::InvalidInput(format!(
-                    "chunk {} belongs to document {}, not to {doc_id}",
-                    c.index, c.doc_id
-                )));
-            }
-            if !seen.insert(c.index) {
-                return Err(Error::InvalidInput(format!("document {doc_id} has two chunks with index {}", c.index)));
-            }
-            if c.embedding_model != self.model {
-                return Err(Error::InvalidInput(format!(
-                    "chunk {} of {doc_id} was embedded by `{}`, but this store holds `{}`",
-                    c.index, c.embedding_model, self.model
-                )));
-            }
-            if r.vector.len() != self.dim {
-                return Err(Error::InvalidInput(format!(
-                    "chunk {} of {doc_id} has a vector of dimension {}, expected {}",
-                    c.index,
-                    r.vector.len(),
-                    self.dim
-                )));
-            }
-            if !r.vector.iter().all(|x| x.is_finite()) {
-                return Err(Error::InvalidInput(format!("chunk {} of {doc_id} has a non-finite vector", c.index)));
-            }
-        }
-        Ok(())
+        validate_rows(doc_id, rows, &self.model, self.dim)
     }
 
     /// The predicate every search applies; `Err(())` when the filter can match nothing.
@@ -820,6 +878,99 @@ impl Store for LanceStore {
 
     fn recovered(&self) -> Vec<String> {
         self.recovered.clone()
+    }
+
+    async fn upsert_documents(&self, docs: &[DocumentRecord]) -> Result<()> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let _w = self.writer.lock().await;
+        {
+            // As for one record: hide first, show once the records that say so are committed.
+            let mut vis = self.vis_write();
+            for d in docs.iter().filter(|d| d.status != DocStatus::Indexed) {
+                vis.indexed.remove(&d.id);
+                vis.refresh(&d.id);
+            }
+        }
+        self.merge_documents(docs).await?;
+        let mut vis = self.vis_write();
+        for d in docs.iter().filter(|d| d.status == DocStatus::Indexed) {
+            vis.indexed.insert(d.id.clone());
+            vis.refresh(&d.id);
+        }
+        Ok(())
+    }
+
+    async fn stage_chunks(&self, model: &str, dim: usize, doc_id: &str, rows: Vec<ChunkRow>) -> Result<()> {
+        validate_rows(doc_id, &rows, model, dim)?;
+        let _w = self.writer.lock().await;
+        let table = self.staged_table(model, dim).await?;
+        let predicate = sql::eq(col::DOC_ID, doc_id);
+        if rows.is_empty() {
+            table
+                .delete(predicate.as_str())
+                .await
+                .context("could not delete the document's chunks of the new model")?;
+        } else {
+            let batch = schema::chunks_batch(&rows, dim)?;
+            let mut merge = table.merge_insert(&[col::CHUNK_ID]);
+            merge
+                .when_matched_update_all(None)
+                .when_not_matched_insert_all()
+                .when_not_matched_by_source_delete(Some(predicate));
+            merge.execute(reader(batch)).await.context("could not write the document's chunks of the new model")?;
+        }
+        let due = lock_staged(&self.staged).get_mut(model).is_some_and(|(_, commits)| {
+            *commits += 1;
+            let due = *commits >= COMPACT_EVERY;
+            if due {
+                *commits = 0;
+            }
+            due
+        });
+        if due {
+            compact_in_line(&schema::chunks_table_name(model), &table).await;
+        }
+        Ok(())
+    }
+
+    async fn seal_staged(&self, model: &str, dim: usize) -> Result<()> {
+        let _w = self.writer.lock().await;
+        let table = self.staged_table(model, dim).await?;
+        let name = schema::chunks_table_name(model);
+        let compact = OptimizeAction::Compact { options: CompactionOptions::default(), remap_options: None };
+        table.optimize(compact).await.with_context(|| format!("could not compact `{name}`"))?;
+        if table.count_rows(None).await.context("could not count the chunks of the new model")? > 0 {
+            table
+                .create_index(&[col::TERMS], Index::FTS(fts_params()))
+                .name(FTS_INDEX.to_string())
+                .replace(true)
+                .execute()
+                .await
+                .context("could not build the full-text index of the new model's chunks")?;
+        }
+        info!(table = %name, "the chunks table of the new embedding model is ready");
+        Ok(())
+    }
+
+    async fn drop_model(&self, model: &str) -> Result<()> {
+        if model == self.model {
+            return Err(Error::InvalidInput(format!(
+                "`{model}` is the library's current embedding model; its chunks cannot be removed"
+            )));
+        }
+        let _w = self.writer.lock().await;
+        lock_staged(&self.staged).remove(model);
+        let name = schema::chunks_table_name(model);
+        match self._db.drop_table(&name, &[]).await {
+            Ok(()) => {
+                info!(table = %name, "removed the chunks table of another embedding model");
+                Ok(())
+            }
+            Err(lancedb::Error::TableNotFound { .. }) => Ok(()),
+            Err(e) => Err(store_error(format!("could not remove the table `{name}`"), e)),
+        }
     }
 
     async fn maintain(&self) -> Result<()> {

@@ -360,13 +360,29 @@ async fn remove_document_removes_record_and_chunks() -> R {
 async fn a_second_writer_is_refused() -> R {
     let dir = tmp();
     let store = open(dir.path()).await?;
-    let err = open(dir.path()).await.expect_err("second writer");
+    let options = StoreOptions { same_process_wait: Duration::ZERO, ..StoreOptions::default() };
+    let err = LanceStore::open_with(dir.path(), MODEL, DIM, options).await.expect_err("second writer");
     let msg = err.to_string();
     assert!(msg.contains("already open in another Quire process"), "{msg}");
     assert!(msg.contains(&std::process::id().to_string()), "{msg}");
     drop(store);
     let store = open(dir.path()).await?;
     assert!(store.documents().await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn opening_again_in_the_same_process_waits_for_the_previous_store() -> R {
+    let dir = tmp();
+    let store = open(dir.path()).await?;
+    index_doc(&store, "a", "/a.txt", rows("a", "/a.txt", 2, 1)).await?;
+    let holder = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(store);
+    });
+    let again = open(dir.path()).await?;
+    holder.await?;
+    assert_eq!(again.documents().await?.len(), 1);
     Ok(())
 }
 
@@ -562,5 +578,64 @@ async fn each_chunk_replacement_is_one_commit() -> R {
     let (_, after) = store.version_counts().await?;
     assert_eq!(after, before + 2);
     assert_eq!(store.chunk_rows("a").await?, rows("a", "/a.txt", 6, 3));
+    Ok(())
+}
+
+/// `rows` as another embedding model (`OTHER`, vectors of `OTHER_DIM`) would have embedded them.
+fn other_rows(doc_id: &str, path: &str, n: u32, seed: u64) -> Vec<ChunkRow> {
+    rows(doc_id, path, n, seed)
+        .into_iter()
+        .map(|mut r| {
+            r.chunk.embedding_model = OTHER.into();
+            r.vector = r.vector[..OTHER_DIM].to_vec();
+            let norm = r.vector.iter().map(|a| a * a).sum::<f32>().sqrt();
+            r.vector.iter_mut().for_each(|a| *a /= norm);
+            r
+        })
+        .collect()
+}
+
+const OTHER: &str = "other-embed.f16";
+const OTHER_DIM: usize = 8;
+
+#[tokio::test]
+async fn another_models_table_is_filled_beside_the_current_one_and_opened_when_switched() -> R {
+    let dir = tmp();
+    let store = open(dir.path()).await?;
+    index_doc(&store, "a", "/a.txt", rows("a", "/a.txt", 3, 1)).await?;
+    index_doc(&store, "b", "/b.txt", rows("b", "/b.txt", 2, 2)).await?;
+    let wrong = store.stage_chunks(OTHER, OTHER_DIM, "a", rows("a", "/a.txt", 3, 1)).await;
+    assert!(wrong.expect_err("rows of the current model").to_string().contains("was embedded by"));
+    let current = store.stage_chunks(MODEL, DIM, "a", rows("a", "/a.txt", 3, 1)).await;
+    assert!(current.expect_err("the current table").to_string().contains("current embedding model"));
+    store.stage_chunks(OTHER, OTHER_DIM, "a", other_rows("a", "/a.txt", 3, 1)).await?;
+    store.stage_chunks(OTHER, OTHER_DIM, "b", other_rows("b", "/b.txt", 2, 2)).await?;
+    // Staging again replaces the document's rows.
+    store.stage_chunks(OTHER, OTHER_DIM, "b", other_rows("b", "/b.txt", 1, 3)).await?;
+    store.seal_staged(OTHER, OTHER_DIM).await?;
+    // The current table is untouched.
+    assert_eq!(store.stats().await?.chunks, 5);
+    assert_eq!(
+        store.chunk_rows("a").await?.iter().map(|r| r.chunk.embedding_model.as_str()).collect::<Vec<_>>(),
+        [MODEL; 3]
+    );
+    let refused = store.drop_model(MODEL).await.expect_err("the current model");
+    assert!(refused.to_string().contains("cannot be removed"), "{refused}");
+    drop(store);
+
+    let switched = LanceStore::open(dir.path(), OTHER, OTHER_DIM).await?;
+    assert!(switched.has_indexes().0, "the sealed table has its full-text index");
+    assert_eq!(switched.chunk_rows("a").await?.len(), 3);
+    assert_eq!(switched.chunk_rows("b").await?.len(), 1);
+    assert_eq!(switched.stats().await?.chunks, 4);
+    let hits = switched.fulltext_search("word0", 10, &SearchFilter::default()).await?;
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(hits.iter().all(|h| h.chunk.embedding_model == OTHER));
+    switched.drop_model(MODEL).await?;
+    switched.drop_model(MODEL).await?; // nothing left to remove: fine
+    drop(switched);
+
+    let back = open(dir.path()).await?;
+    assert_eq!(back.stats().await?.chunks, 0, "the old model's table was removed");
     Ok(())
 }
