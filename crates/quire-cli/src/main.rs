@@ -8,6 +8,7 @@ mod bench_watch;
 mod keys;
 mod models;
 mod output;
+mod switch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -498,6 +499,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench(command) => {
             bench::run(command, open_options(&cli)?, cli.threads).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Models(models::ModelsCommand::UseEmbedding { file, cancel, json }) => {
+            let options = open_options(&cli)?;
+            match file {
+                Some(file) if !cancel => switch::use_embedding(&options, file, *json).await?,
+                _ => switch::cancel(&options, *json).await?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Models(command) => {

@@ -88,6 +88,20 @@ pub enum ModelsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Switches the library to another embedding model (a GGUF file): every document is embedded with it into
+    /// a table of its own while search keeps using the current model, then the library switches at once.
+    /// Interrupted, it resumes when run again; until it is done the library stays with the current model.
+    UseEmbedding {
+        /// The new embedding model (omit with --cancel).
+        #[arg(required_unless_present = "cancel")]
+        file: Option<PathBuf>,
+        /// Give up the switch under way: its table is removed and the library stays as it is.
+        #[arg(long, conflicts_with = "file")]
+        cancel: bool,
+        /// Progress and the result as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Imports a GGUF file you already have: copied into the model folder, or registered where it is.
     Import {
         file: PathBuf,
@@ -120,6 +134,7 @@ pub fn run(command: &ModelsCommand, options: &OpenOptions) -> Result<()> {
         ModelsCommand::Download { model, url, endpoint, json } => get::download(model, url.as_deref(), endpoint, *json),
         ModelsCommand::Search { query, limit, endpoint, json } => get::search(query, *limit, endpoint, *json),
         ModelsCommand::Import { file, in_place, json } => get::import(file, *in_place, *json),
+        ModelsCommand::UseEmbedding { .. } => bail!("switching the embedding model runs on the async runtime"),
     }
 }
 

@@ -171,3 +171,109 @@ async fn a_switch_stopped_midway_leaves_the_current_index_untouched() {
     assert_eq!(reopened.library.stats().await.expect("stats").chunks, chunks_before);
     assert_eq!(best(&reopened, "when do tomatoes need water").await, ("garden.md".into(), from));
 }
+
+/// Runs `quire` on the data folder; returns stdout, panicking with stderr when it fails.
+fn quire(data: &Path, args: &[&str]) -> String {
+    let out =
+        std::process::Command::new(quire_bin()).arg("--data-dir").arg(data).args(args).output().expect("run quire");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "quire {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn last_json_line(out: &str) -> serde_json::Value {
+    let line = out.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON line in {out}"));
+    serde_json::from_str(line).expect("JSON")
+}
+
+/// The library's embedding model and each document's (path, model, chunks), from `quire status --json`.
+fn status(data: &Path) -> (String, Vec<(String, String, u64)>) {
+    let status: serde_json::Value = serde_json::from_str(&quire(data, &["status", "--json"])).expect("JSON");
+    let model = status["stats"]["embedding_model"].as_str().unwrap_or_default().to_string();
+    let mut documents: Vec<(String, String, u64)> = status["documents"]
+        .as_array()
+        .expect("documents")
+        .iter()
+        .map(|d| {
+            let path = d["path"].as_str().unwrap_or_default().to_string();
+            (
+                path,
+                d["embedding_model"].as_str().unwrap_or_default().to_string(),
+                d["chunk_count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    documents.sort();
+    (model, documents)
+}
+
+#[test]
+fn a_switch_killed_midway_leaves_the_current_index_and_resumes_when_run_again() {
+    use std::io::BufRead;
+
+    let f = fixture();
+    // Enough text that the switch takes a while: 12 documents of several chunks each.
+    for i in 0..12 {
+        let words: Vec<String> = (0..900).map(|w| format!("topic{i} word{}", w % 97)).collect();
+        std::fs::write(f.docs.path().join(format!("long-{i:02}.txt")), words.join(" ")).expect("write");
+    }
+    let docs = f.docs.path().to_string_lossy().into_owned();
+    let report = last_json_line(&quire(f.data.path(), &["ingest", &docs, "--json"]));
+    assert_eq!((report["indexed"].as_u64(), report["failed"].as_u64()), (Some(15), Some(0)), "{report}");
+    let before = status(f.data.path());
+    let from = before.0.clone();
+    assert_eq!(from, "all-MiniLM-L6-v2.q8_0");
+
+    let other = f.other.to_string_lossy().into_owned();
+    let mut child = std::process::Command::new(quire_bin())
+        .arg("--data-dir")
+        .arg(f.data.path())
+        .args(["models", "use-embedding", &other, "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the switch");
+    let stdout = child.stdout.take().expect("stdout");
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.expect("read");
+        let event: serde_json::Value = serde_json::from_str(&line).expect("JSON line");
+        assert_eq!(event["event"], "progress", "the switch ended before it was killed: {event}");
+        if event["done"].as_u64().is_some_and(|d| d >= 2) {
+            break;
+        }
+    }
+    assert!(child.try_wait().expect("wait").is_none(), "the switch ended before it was killed");
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+
+    // Killed midway: the library is exactly as it was and searched with the current model.
+    let plan = EmbeddingSwitch::load(f.data.path()).expect("load").expect("the plan is kept");
+    assert!(!plan.plan.committed);
+    assert_eq!(status(f.data.path()), before);
+    let hits: serde_json::Value =
+        serde_json::from_str(&quire(f.data.path(), &["search", "kettle tea stove", "--json", "-k", "1"]))
+            .expect("JSON");
+    assert!(hits[0]["path"].as_str().is_some_and(|p| p.ends_with("kettle.md")), "{hits}");
+
+    // Run again: it goes on from where it was and switches.
+    let done = last_json_line(&quire(f.data.path(), &["models", "use-embedding", &other, "--json"]));
+    assert_eq!(
+        (done["event"].as_str(), done["model"].as_str(), done["left"].as_u64()),
+        (Some("switched"), Some("minilm-renamed"), Some(0)),
+        "{done}"
+    );
+    let (model, documents) = status(f.data.path());
+    assert_eq!(model, "minilm-renamed");
+    let expected: Vec<(String, String, u64)> =
+        before.1.iter().map(|(p, _, c)| (p.clone(), "minilm-renamed".to_string(), *c)).collect();
+    assert_eq!(documents, expected, "the documents or their chunk counts changed");
+    assert!(EmbeddingSwitch::load(f.data.path()).expect("load").is_none());
+    assert_eq!(chunk_tables(f.data.path()).len(), 1);
+    let hits: serde_json::Value =
+        serde_json::from_str(&quire(f.data.path(), &["search", "bicycle chain oil", "--json", "-k", "1"]))
+            .expect("JSON");
+    assert!(hits[0]["path"].as_str().is_some_and(|p| p.ends_with("bikes.md")), "{hits}");
+    // The settings chose the new model, so a plain ingest finds nothing to do.
+    let again = last_json_line(&quire(f.data.path(), &["ingest", &docs, "--json"]));
+    assert_eq!((again["indexed"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(15)), "{again}");
+}

@@ -26,7 +26,7 @@ pub mod remote;
 pub mod rerank;
 
 pub use embedder::{LlamaEmbedder, model_worker};
-pub use engine::worker_main;
+pub use engine::{model_id, worker_main};
 pub use generator::{LlamaGenerator, LlamaReranker};
 pub use protocol::{ChatOptions, EmbedOptions, GpuLayers, KvType};
 pub use remote::{RemoteEmbedder, RemoteGenerator, RemoteOptions, remote_model_id};
