@@ -3,6 +3,10 @@
 //! one, the switch happens when the library is next opened, and a switch given up midway leaves the current
 //! index as it was. The "new" model is the starter model's file under another name (so another model id).
 
+mod common;
+
+use common::{embed_model, quire_bin};
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -11,25 +15,6 @@ use quire_app::{OpenOptions, Opened};
 use quire_core::library::IngestOptions;
 use quire_core::settings::EmbeddingChoice;
 use quire_core::{DocStatus, SearchFilter, SearchMode};
-
-const EMBED_MODEL: &str = "all-MiniLM-L6-v2.q8_0.gguf";
-
-fn quire_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_quire"))
-}
-
-/// The starter embedding model, from `$QUIRE_MODELS_DIR` (scripts/env.sh) or the default model cache.
-fn embed_model() -> PathBuf {
-    let dir = std::env::var_os("QUIRE_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        let cache = std::env::var_os("QUIRE_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/quire"));
-        cache.join("models")
-    });
-    let path = dir.join(EMBED_MODEL);
-    assert!(path.exists(), "{} is missing: run scripts/models.sh (scripts/test.sh does)", path.display());
-    path
-}
 
 struct Fixture {
     docs: tempfile::TempDir,

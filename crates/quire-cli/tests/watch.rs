@@ -2,7 +2,11 @@
 //! starter embedding model in the model worker (the `quire` binary's worker mode), and the `quire` binary.
 //! Every wait is for a condition with a generous deadline; nothing asserts on how long anything took.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{embed_model, quire_bin};
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,24 +20,6 @@ use quire_core::{Embedder, EmbedderInfo, Embeddings};
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(120);
-const EMBED_MODEL: &str = "all-MiniLM-L6-v2.q8_0.gguf";
-
-fn quire_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_quire"))
-}
-
-/// The starter embedding model, from `$QUIRE_MODELS_DIR` (scripts/env.sh) or the default model cache.
-fn embed_model() -> PathBuf {
-    let dir = std::env::var_os("QUIRE_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        let cache = std::env::var_os("QUIRE_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/quire"));
-        cache.join("models")
-    });
-    let path = dir.join(EMBED_MODEL);
-    assert!(path.exists(), "{} is missing: run scripts/models.sh (scripts/test.sh does)", path.display());
-    path
-}
 
 /// The real embedder, counting the calls that embed text.
 struct Counting {

@@ -12,6 +12,10 @@
 //! long anything took (that is `quire bench watch`). The tests run one at a time (they share two cores with
 //! the model worker); each prints its run time to stderr (`cargo test -- --nocapture`).
 
+mod common;
+
+use common::{embed_model, quire_bin};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -27,7 +31,6 @@ use quire_core::{DocStatus, SearchFilter, SearchMode};
 use quire_store::{LanceStore, StoreOptions};
 use serde_json::Value;
 
-const EMBED_MODEL: &str = "all-MiniLM-L6-v2.q8_0.gguf";
 /// Files in a burst, and updates in the store-growth test.
 const FILES: usize = 1_000;
 /// A wait fails when nothing new happened for this long.
@@ -35,23 +38,6 @@ const STALL: Duration = Duration::from_secs(600);
 
 /// One heavy test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn quire_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_quire"))
-}
-
-/// The starter embedding model, from `$QUIRE_MODELS_DIR` (scripts/env.sh) or the default model cache.
-fn embed_model() -> PathBuf {
-    let dir = std::env::var_os("QUIRE_MODELS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        let cache = std::env::var_os("QUIRE_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/quire"));
-        cache.join("models")
-    });
-    let path = dir.join(EMBED_MODEL);
-    assert!(path.exists(), "{} is missing: run scripts/models.sh (scripts/test.sh does)", path.display());
-    path
-}
 
 fn quire(data: &Path) -> Command {
     let mut cmd = Command::new(quire_bin());
