@@ -38,6 +38,7 @@ const COMMANDS: &[&str] = &[
     "restart_app",
     "watch_folder",
     "unwatch_folder",
+    "set_watch_rules",
     "sync_watched",
     "queue_state",
     "pause_indexing",

@@ -12,7 +12,7 @@ use quire_core::collections::Collections;
 use quire_core::conversation::{Conversation, ConversationStore, ConversationSummary, Scope};
 use quire_core::paths::{self, DataDirSource, Relocation};
 use quire_core::settings::Settings;
-use quire_core::watched::{WatchedFolder, WatchedFolders};
+use quire_core::watched::{FolderRules, WatchedFolder, WatchedFolders};
 use quire_core::{Chunk, DocumentRecord, Format, Generator, Hit, LibraryStats, SearchFilter, SearchMode};
 use quire_llm::LlamaGenerator;
 use serde::{Deserialize, Serialize};
@@ -185,6 +185,41 @@ pub fn unwatch_folder<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>,
     watched.save()?;
     watching::restart(&app);
     Ok(())
+}
+
+/// Sets which files of a watched folder belong to the library: include and exclude glob patterns (relative to
+/// the folder; blank lines are dropped) and a size limit in bytes (None: no limit). The folder keeps its
+/// collection; the watch restarts with the new rules and a sync of the folder is queued, so files now left out
+/// leave the library and files now included are indexed. Returns the folder as saved.
+#[tauri::command]
+pub fn set_watch_rules<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    path: String,
+    include: Vec<String>,
+    exclude: Vec<String>,
+    max_bytes: Option<u64>,
+) -> Result<WatchedFolder> {
+    let patterns = |list: Vec<String>| -> Vec<String> {
+        list.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+    };
+    let rules = FolderRules { include: patterns(include), exclude: patterns(exclude), max_bytes };
+    if max_bytes == Some(0) {
+        return Err(Error::InvalidInput("The size limit must be more than 0; leave it empty for no limit.".into()));
+    }
+    quire_app::watch::check_rules(&rules).map_err(|e| Error::InvalidInput(format!("Not saved: {e}.")))?;
+    let mut watched = WatchedFolders::load(state.data_dir())?;
+    let key = std::fs::canonicalize(&path).map(|p| p.display().to_string()).unwrap_or_else(|_| path.clone());
+    let Some(current) = watched.folders.iter().find(|f| f.path == key) else {
+        return Err(Error::InvalidInput(format!("{path} is not a watched folder.")));
+    };
+    let collection = current.collection.clone();
+    let folder =
+        watched.add_with_rules(std::path::Path::new(&key), collection.as_deref(), rules, quire_core::now_ms())?;
+    watched.save()?;
+    watching::restart(&app);
+    imports::sync_watched(&app, std::slice::from_ref(&folder), "rules changed", Priority::User)?;
+    Ok(folder)
 }
 
 /// Compares every watched folder with the library now: new and changed files are indexed, documents whose

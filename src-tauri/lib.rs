@@ -100,6 +100,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             restart_app,
             watch_folder,
             unwatch_folder,
+            set_watch_rules,
             sync_watched,
             search_library,
             set_collection,

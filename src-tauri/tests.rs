@@ -9,6 +9,8 @@ use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
 use tauri::webview::{InvokeRequest, WebviewWindowBuilder};
 use tauri::{App, WebviewUrl, WebviewWindow};
 
+use quire_core::watched::WatchedFolders;
+
 use crate::AppState;
 
 fn app(data_dir: &str) -> App<MockRuntime> {
@@ -195,6 +197,195 @@ fn conversations_are_created_scoped_renamed_exported_and_deleted() {
     assert_eq!(gone["kind"], "invalid_input");
     let hostile = invoke_with(&window, "get_conversation", json!({ "id": "../settings" })).expect_err("a path as id");
     assert_eq!(hostile["kind"], "invalid_input");
+}
+
+/// A data folder whose indexing is paused (nothing queued runs), with `docs/` in it watched.
+fn watched_docs() -> (tempfile::TempDir, App<MockRuntime>, WebviewWindow<MockRuntime>, PathBuf) {
+    let (dir, app, window) = temp_app();
+    invoke_with(&window, "pause_indexing", json!({ "paused": true })).unwrap_or_else(|e| panic!("pause: {e}"));
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap_or_else(|e| panic!("{e}"));
+    let mut watched = WatchedFolders::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    watched.add(&docs, Some("Notes"), 1).unwrap_or_else(|e| panic!("{e}"));
+    watched.save().unwrap_or_else(|e| panic!("{e}"));
+    (dir, app, window, docs)
+}
+
+fn watched_json(dir: &tempfile::TempDir) -> Value {
+    let text = std::fs::read_to_string(dir.path().join("watched.json")).unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn set_watch_rules_saves_trimmed_patterns_and_queues_a_sync_of_the_folder() {
+    let (dir, _app, window, docs) = watched_docs();
+    let rules = json!({
+        "path": docs,
+        "include": ["  *.md ", "", "notes/**"],
+        "exclude": ["drafts/**", "   "],
+        "maxBytes": 20_000_000u64,
+    });
+    let folder = invoke_with(&window, "set_watch_rules", rules).unwrap_or_else(|e| panic!("set_watch_rules: {e}"));
+    assert_eq!(folder["include"], json!(["*.md", "notes/**"]));
+    assert_eq!(folder["exclude"], json!(["drafts/**"]));
+    assert_eq!(folder["max_bytes"], 20_000_000u64);
+    assert_eq!(folder["collection"], "Notes", "the folder lost its collection");
+    assert_eq!(watched_json(&dir)["folders"][0], folder);
+
+    let queue = invoke(&window, "queue_state").unwrap_or_else(|e| panic!("queue_state: {e}"));
+    let jobs = queue["jobs"].as_array().cloned().unwrap_or_default();
+    assert!(jobs.iter().any(|j| j.to_string().contains("rules changed")), "no sync was queued: {queue}");
+
+    // Clearing the rules: the folder includes everything again.
+    let clear = json!({ "path": docs, "include": [], "exclude": [], "maxBytes": null });
+    let folder = invoke_with(&window, "set_watch_rules", clear).unwrap_or_else(|e| panic!("set_watch_rules: {e}"));
+    assert_eq!((folder.get("include"), folder.get("max_bytes")), (None, None), "{folder}");
+    assert_eq!(watched_json(&dir)["folders"][0], folder);
+}
+
+#[test]
+fn set_watch_rules_refuses_bad_globs_a_zero_limit_and_unwatched_folders_and_saves_nothing() {
+    let (dir, _app, window, docs) = watched_docs();
+    let before = watched_json(&dir);
+    let message = |refusal: Value| {
+        assert_eq!(refusal["kind"], "invalid_input", "{refusal}");
+        refusal["message"].as_str().unwrap_or_default().to_string()
+    };
+
+    let bad = json!({ "path": docs, "include": [], "exclude": ["ok/**", "[unclosed"], "maxBytes": null });
+    let text = message(invoke_with(&window, "set_watch_rules", bad).expect_err("an invalid glob was saved"));
+    assert!(text.contains("[unclosed") && text.contains("not a valid glob"), "{text}");
+
+    let zero = json!({ "path": docs, "include": [], "exclude": [], "maxBytes": 0 });
+    let text = message(invoke_with(&window, "set_watch_rules", zero).expect_err("a zero limit was saved"));
+    assert!(text.contains("more than 0"), "{text}");
+
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap_or_else(|e| panic!("{e}"));
+    let unwatched = json!({ "path": other, "include": ["*.md"], "exclude": [], "maxBytes": null });
+    let text = message(invoke_with(&window, "set_watch_rules", unwatched).expect_err("an unwatched folder"));
+    assert!(text.contains("is not a watched folder"), "{text}");
+
+    assert_eq!(watched_json(&dir), before, "a refused change was saved");
+    let queue = invoke(&window, "queue_state").unwrap_or_else(|e| panic!("queue_state: {e}"));
+    assert_eq!(queue["jobs"], json!([]), "a refused change queued a sync");
+}
+
+/// A loopback stand-in for an OpenAI-compatible embedding server (each text's vector counts its letters), so
+/// the library opens and embeds without a model file. Returns its base URL.
+fn embedding_server(runtime: &tokio::runtime::Runtime) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener =
+        runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}"));
+    runtime.spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut data = Vec::new();
+                let mut buf = [0u8; 8192];
+                let body = loop {
+                    let Ok(n) = socket.read(&mut buf).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                    let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4) else { continue };
+                    let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()))
+                        .unwrap_or(0);
+                    if data.len() >= end + length {
+                        break serde_json::from_slice::<Value>(&data[end..end + length]).unwrap_or(Value::Null);
+                    }
+                };
+                let inputs: Vec<String> = serde_json::from_value(body["input"].clone()).unwrap_or_default();
+                let data: Vec<Value> = inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, text)| {
+                        let mut v = vec![0.0f32; 26];
+                        for c in text.to_lowercase().chars().filter(char::is_ascii_lowercase) {
+                            v[(c as u8 - b'a') as usize] += 1.0;
+                        }
+                        json!({ "object": "embedding", "index": i, "embedding": v })
+                    })
+                    .collect();
+                let body = json!({ "object": "list", "data": data }).to_string();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    format!("http://{addr}/v1")
+}
+
+#[test]
+fn after_set_watch_rules_the_queued_sync_removes_the_documents_now_excluded() {
+    use quire_core::settings::Settings;
+    use quire_core::{Block, BlockKind, ExtractedDoc, Format};
+    use tauri::Manager;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let base = embedding_server(&runtime);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut settings = serde_json::to_value(Settings::default()).unwrap_or_else(|e| panic!("{e}"));
+    settings["remote"]["embedding"] = json!({ "base_url": base, "model": "letters" });
+    let settings: Settings = serde_json::from_value(settings).unwrap_or_else(|e| panic!("{e}"));
+    settings.save(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let app = app(&dir.path().to_string_lossy());
+    let window = main_window(&app);
+    // The mock runtime runs no setup hook: the indexing queue's runner is started as the app's setup does.
+    crate::imports::start_runner(app.handle());
+
+    // A watched folder with a text file and a Markdown file, both in the library. (They are indexed as their
+    // extracted text, which is the files' whole content, so the sync finds them unchanged and needs no parser.)
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap_or_else(|e| panic!("{e}"));
+    let docs = std::fs::canonicalize(&docs).unwrap_or_else(|e| panic!("{e}"));
+    let state = app.state::<AppState>();
+    let core = runtime.block_on(state.core()).unwrap_or_else(|e| panic!("open the library: {e}"));
+    let files = [("a.txt", Format::Text, "alpha notes about apples"), ("b.md", Format::Markdown, "bravo notes")];
+    for (name, format, text) in files {
+        let path = docs.join(name);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        let block = Block { kind: BlockKind::Text, text: text.into(), page: None };
+        let doc = ExtractedDoc { format, title: None, pages: None, blocks: vec![block] };
+        runtime
+            .block_on(core.library.ingest_extracted(&path.display().to_string(), &doc))
+            .unwrap_or_else(|e| panic!("ingest {name}: {e}"));
+    }
+    drop(core);
+    let mut watched = WatchedFolders::load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    watched.add(&docs, None, 1).unwrap_or_else(|e| panic!("{e}"));
+    watched.save().unwrap_or_else(|e| panic!("{e}"));
+
+    let rules = json!({ "path": docs, "include": [], "exclude": ["*.md"], "maxBytes": null });
+    invoke_with(&window, "set_watch_rules", rules).unwrap_or_else(|e| panic!("set_watch_rules: {e}"));
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let queue = invoke(&window, "queue_state").unwrap_or_else(|e| panic!("queue_state: {e}"));
+        if queue["jobs"] == json!([]) && queue["running"].is_null() {
+            assert_eq!(queue["given_up"], json!([]), "{queue}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the sync did not end: {queue}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let overview = invoke(&window, "library_overview").unwrap_or_else(|e| panic!("library_overview: {e}"));
+    let documents = overview["documents"].as_array().cloned().unwrap_or_default();
+    let paths: Vec<&str> = documents.iter().filter_map(|d| d["path"].as_str()).collect();
+    assert_eq!(paths, vec![docs.join("a.txt").display().to_string()], "{overview}");
+    assert_eq!(documents[0]["status"], "indexed", "{overview}");
 }
 
 #[test]

@@ -24,6 +24,7 @@ import type {
   SavedSettings,
   Scope,
   Settings,
+  WatchedFolder,
 } from './types';
 
 /** The app's name, version and data folder. */
@@ -63,6 +64,31 @@ export function watchFolder(path: string, collection?: string): Promise<number> 
 /** Stops watching a folder; its documents stay in the library. */
 export function unwatchFolder(path: string): Promise<void> {
   return call<void>('unwatch_folder', { path });
+}
+
+/** The rules of a watched folder: which of its files belong to the library. */
+export interface WatchRules {
+  /** Glob patterns; when there are any, only files matching one are included. */
+  include: string[];
+  /** Glob patterns of files and folders to leave out. */
+  exclude: string[];
+  /** Files larger than this many bytes are left out; null: no limit. */
+  maxBytes: number | null;
+}
+
+/**
+ * Sets a watched folder's include and exclude patterns and size limit (blank patterns are dropped). The watch
+ * restarts with them and a sync of the folder is queued: files now left out leave the library, files now
+ * included are indexed. Resolves with the folder as saved; rejects with `invalid_input` for an invalid glob,
+ * a zero limit or a folder that is not watched.
+ */
+export function setWatchRules(path: string, rules: WatchRules): Promise<WatchedFolder> {
+  return call<WatchedFolder>('set_watch_rules', {
+    path,
+    include: rules.include,
+    exclude: rules.exclude,
+    maxBytes: rules.maxBytes,
+  });
 }
 
 /**

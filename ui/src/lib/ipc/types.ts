@@ -88,11 +88,20 @@ export type FolderStatus =
   /** The folder cannot be watched now (missing, unreadable): why. Its documents stay in the library. */
   | { mode: 'unavailable'; reason: string };
 
-/** A folder the library keeps in step with (`WatchedFolder`). */
+/**
+ * A folder the library keeps in step with (`WatchedFolder`), with its rules (`FolderRules`, flattened; each
+ * field is left out when not set). Hidden, temporary and lock files are always left out.
+ */
 export interface WatchedFolder {
   path: string;
   collection: string | null;
   added_ms: number;
+  /** Glob patterns relative to the folder; when there are any, only files matching one are included. */
+  include?: string[];
+  /** Glob patterns of files and folders to leave out. */
+  exclude?: string[];
+  /** Files larger than this many bytes are left out. */
+  max_bytes?: number | null;
 }
 
 /** What happened to one document in an ingest (`DocOutcome`, tagged by `status`). */

@@ -27,6 +27,7 @@ import {
   searchLibrary,
   setCollection,
   settleGivenUp,
+  setWatchRules,
   syncWatched,
   toIpcError,
   unwatchFolder,
@@ -40,6 +41,7 @@ import {
   type LibraryOverview,
   type QueueView,
   type WatchedFolder,
+  type WatchRules,
 } from '../ipc';
 import { baseName } from './format';
 import { IDLE, IngestTracker, isQuietEnd, type ImportDoc, type ProgressSnapshot } from './progress';
@@ -503,6 +505,19 @@ export class LibraryStore {
     const done = await this.#act(`Could not stop watching ${baseName(path)}`, () => unwatchFolder(path));
     if (done) await this.load();
     return done;
+  }
+
+  /**
+   * Sets a watched folder's include and exclude patterns and size limit; the app then syncs the folder with
+   * them. Rejects with an IpcError (the caller shows it in place, keeping what the person typed).
+   */
+  async setWatchRules(path: string, rules: WatchRules): Promise<void> {
+    try {
+      await setWatchRules(path, rules);
+    } catch (reason) {
+      throw toIpcError(reason);
+    }
+    await this.load();
   }
 
   /** Compares every watched folder with the library now ("Sync now"; the app follows them live by itself). */

@@ -22,6 +22,7 @@ import {
   searchLibrary,
   setCollection,
   settleGivenUp,
+  setWatchRules,
   syncWatched,
   unwatchFolder,
   watchFolder,
@@ -703,5 +704,92 @@ describe('LibraryScreen', () => {
     });
     await waitFor(() => expect(within(folder('/media/usb')).getByTestId('watch-mode')).toHaveTextContent('Live'));
     expect(within(folder('/media/usb')).queryByTestId('watch-reason')).not.toBeInTheDocument();
+  });
+
+  it('shows a watched folder’s rules in short and edits them in place: checked, saved, then read again', async () => {
+    const reports = {
+      path: '/home/me/Reports',
+      collection: 'Work',
+      added_ms: 1,
+      include: ['*.pdf'],
+      exclude: ['drafts/**'],
+      max_bytes: 20_000_000,
+    };
+    const inbox = { path: '/home/me/Inbox', collection: null, added_ms: 2 };
+    libraryOverview.mockResolvedValue(overview(DOCS, { Work: ['/home/me/Reports'] }, [reports, inbox]));
+    const user = userEvent.setup();
+    render(LibraryScreen);
+    await screen.findAllByTestId('doc-row');
+    const folder = (path: string) => screen.getAllByTestId('watched-folder').find((w) => w.dataset.path === path)!;
+
+    // The summary is shown only for a folder with rules.
+    expect(within(folder('/home/me/Reports')).getByTestId('watch-rules-summary')).toHaveTextContent(
+      'only *.pdf · skips drafts/** · ≤ 20 MB',
+    );
+    expect(within(folder('/home/me/Inbox')).queryByTestId('watch-rules-summary')).not.toBeInTheDocument();
+
+    // The editor opens on the current rules, with the focus in it.
+    await user.click(screen.getByRole('button', { name: 'Rules for Reports' }));
+    const form = screen.getByTestId('watch-rules-form');
+    expect(within(form).getByTestId('rules-include')).toHaveValue('*.pdf');
+    expect(within(form).getByTestId('rules-include')).toHaveFocus();
+    expect(within(form).getByTestId('rules-exclude')).toHaveValue('drafts/**');
+    expect(within(form).getByTestId('rules-max-mb')).toHaveValue('20');
+    expect(form).toHaveTextContent('Hidden, temporary and lock files are always skipped.');
+
+    // A size that is not a positive number is refused here, with why, next to the field.
+    await user.clear(within(form).getByTestId('rules-max-mb'));
+    await user.type(within(form).getByTestId('rules-max-mb'), '0');
+    await user.click(within(form).getByTestId('rules-save'));
+    expect(within(form).getByTestId('rules-max-mb-error')).toHaveTextContent('positive number of MB');
+    expect(within(form).getByTestId('rules-max-mb')).toHaveAttribute('aria-invalid', 'true');
+    expect(setWatchRules).not.toHaveBeenCalled();
+
+    // Saved: patterns trimmed, blank lines dropped, MB in bytes; the library is read again.
+    vi.mocked(setWatchRules).mockResolvedValue({ ...reports, include: ['*.pdf', '*.md'], max_bytes: 1_500_000 });
+    const saved = { ...reports, include: ['*.pdf', '*.md'], exclude: [], max_bytes: 1_500_000 };
+    libraryOverview.mockResolvedValue(overview(DOCS, { Work: ['/home/me/Reports'] }, [saved, inbox]));
+    await user.type(within(form).getByTestId('rules-include'), '\n\n   *.md  \n');
+    await user.clear(within(form).getByTestId('rules-exclude'));
+    await user.clear(within(form).getByTestId('rules-max-mb'));
+    await user.type(within(form).getByTestId('rules-max-mb'), '1.5');
+    await user.click(within(form).getByTestId('rules-save'));
+    expect(setWatchRules).toHaveBeenCalledWith('/home/me/Reports', {
+      include: ['*.pdf', '*.md'],
+      exclude: [],
+      maxBytes: 1_500_000,
+    });
+    await waitFor(() => expect(screen.queryByTestId('watch-rules-form')).not.toBeInTheDocument());
+    expect(within(folder('/home/me/Reports')).getByTestId('watch-rules-summary')).toHaveTextContent(
+      'only *.pdf, *.md · ≤ 1.5 MB',
+    );
+    expect(screen.getByRole('button', { name: 'Rules for Reports' })).toHaveFocus();
+  });
+
+  it('keeps the rules editor open with what was typed when the app refuses a pattern, and Escape cancels', async () => {
+    const inbox = { path: '/home/me/Inbox', collection: null, added_ms: 2 };
+    libraryOverview.mockResolvedValue(overview(DOCS, {}, [inbox]));
+    vi.mocked(setWatchRules).mockRejectedValue(
+      new IpcError('invalid_input', 'Not saved: the pattern "[unclosed" is not a valid glob: unclosed character class.'),
+    );
+    const user = userEvent.setup();
+    render(LibraryScreen);
+    await screen.findAllByTestId('doc-row');
+
+    await user.click(screen.getByRole('button', { name: 'Rules for Inbox' }));
+    const form = screen.getByTestId('watch-rules-form');
+    expect(within(form).getByTestId('rules-include')).toHaveValue('');
+    expect(within(form).getByTestId('rules-max-mb')).toHaveValue('');
+    await user.type(within(form).getByTestId('rules-exclude'), '[[unclosed'); // '[[' types one '['
+    await user.click(within(form).getByTestId('rules-save'));
+    expect(setWatchRules).toHaveBeenCalledWith('/home/me/Inbox', { include: [], exclude: ['[unclosed'], maxBytes: null });
+    expect(await within(form).findByTestId('rules-error')).toHaveTextContent('"[unclosed" is not a valid glob');
+    expect(screen.getByTestId('watch-rules-form')).toBe(form);
+    expect(within(form).getByTestId('rules-exclude')).toHaveValue('[unclosed');
+
+    await user.type(within(form).getByTestId('rules-exclude'), '{Escape}');
+    expect(screen.queryByTestId('watch-rules-form')).not.toBeInTheDocument();
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Rules for Inbox' })).toHaveFocus());
+    expect(setWatchRules).toHaveBeenCalledTimes(1);
   });
 });
