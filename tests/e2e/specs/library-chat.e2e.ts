@@ -283,6 +283,36 @@ describe('Quire with a real library', () => {
     expect(await statusOf('dput-upload.md')).toBe('Indexed');
     await watched.scrollIntoView({ block: 'center' });
     await screenshot('library-watched');
+
+    // Its rules, edited from its row: excluding *.md takes the Markdown note out of the library and keeps the
+    // text file.
+    fs.writeFileSync(path.join(folder, 'dput-keep.txt'), 'dput keeps a log of the uploads it made.\n');
+    await browser.waitUntil(async () => (await statusOf('dput-keep.txt')) === 'Indexed', {
+      timeout: 120_000,
+      interval: 500,
+      timeoutMsg: 'a text file written into the watched folder was not indexed',
+    });
+    await watched.$('[data-testid="watch-rules"]').click();
+    const rules = $('[data-testid="watch-rules-form"]');
+    await rules.waitForDisplayed({ timeout: 10_000, timeoutMsg: 'the rules editor did not open' });
+    await rules.$('[data-testid="rules-exclude"]').setValue('*.md');
+    await screenshot('library-watch-rules');
+    await rules.$('[data-testid="rules-save"]').click();
+    await rules.waitForExist({ reverse: true, timeout: 30_000, timeoutMsg: 'the rules editor did not close' });
+    // The row shows the rules in short (read again as the list re-renders while the folder syncs).
+    await browser.waitUntil(
+      async () => {
+        const summary = $('[data-testid="watched-folder"] [data-testid="watch-rules-summary"]');
+        return (await summary.isExisting()) && (await summary.getAttribute('title')) === 'skips *.md';
+      },
+      { timeout: 30_000, interval: 500, timeoutMsg: 'the folder does not show its rules' },
+    );
+    await browser.waitUntil(async () => !(await row('dput-upload.md').isExisting()), {
+      timeout: 60_000,
+      interval: 500,
+      timeoutMsg: 'a file the rules now exclude stayed in the library',
+    });
+    expect(await statusOf('dput-keep.txt')).toBe('Indexed');
   });
 
   it('pauses indexing with files waiting, resumes it, and retries a failed file', async function () {
