@@ -62,6 +62,9 @@ const COMMANDS: &[&str] = &[
     "choose_model_file",
     "model_import",
     "model_unregister",
+    "embedding_switch",
+    "cancel_embedding_switch",
+    "retry_embedding_switch",
 ];
 
 fn main() {

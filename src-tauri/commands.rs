@@ -256,10 +256,14 @@ pub fn queue_state(state: State<'_, AppState>) -> QueueView {
     state.queue.view()
 }
 
-/// Pauses indexing (the running import stops before its next document) or resumes it; kept across restarts.
+/// Pauses indexing (the running import stops before its next document, and so does a switch of embedding
+/// model) or resumes it; kept across restarts.
 #[tauri::command]
-pub fn pause_indexing(state: State<'_, AppState>, paused: bool) -> Result<()> {
+pub async fn pause_indexing(state: State<'_, AppState>, paused: bool) -> Result<()> {
     state.queue.set_paused(paused)?;
+    if let Some(core) = state.core_if_open().await {
+        core.library.gate().set_paused(paused);
+    }
     Ok(())
 }
 
@@ -645,7 +649,12 @@ pub enum ModelRole {
 
 /// Makes `path` the model for `role` and saves the settings; returns them.
 #[tauri::command]
-pub async fn set_default_model(state: State<'_, AppState>, role: ModelRole, path: String) -> Result<Settings> {
+pub async fn set_default_model<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    role: ModelRole,
+    path: String,
+) -> Result<Settings> {
     let mut settings = state.settings();
     let path = Some(PathBuf::from(path));
     match role {
@@ -653,7 +662,7 @@ pub async fn set_default_model(state: State<'_, AppState>, role: ModelRole, path
         ModelRole::Embedding => settings.models.embedding = path,
         ModelRole::Reranker => settings.models.reranker = path,
     }
-    state.save_settings(settings.clone()).await?;
+    crate::switching::save_and_switch(&app, &state, settings.clone()).await?;
     Ok(settings)
 }
 
@@ -669,32 +678,48 @@ pub fn get_settings(state: State<'_, AppState>) -> Result<Settings> {
 pub struct SavedSettings {
     pub settings: Settings,
     pub reindexing: bool,
+    /// A switch to another embedding model began: the library is embedded with it in the background, and
+    /// search uses the current model until it is done (see `switching.rs`).
+    pub switching: bool,
     /// Why the library could not be opened with the new settings (e.g. the new remote embedding server refused
     /// the key); the settings were saved.
     pub notice: Option<String>,
 }
 
-/// Validates and saves the settings. A change of chunking re-indexes every document in the background, and so
-/// does a change of the embedding model (a local file or a remote server): each model has its own vectors, so
-/// the documents are embedded again with the new one (those of the old one are not mixed in).
+/// Validates and saves the settings. A change of chunking re-indexes every document in the background. A
+/// change of the embedding model (a local file or a remote server) begins a switch to it: every document is
+/// embedded with the new model into its own table while search keeps using the current one, then the library
+/// switches at once (`switching.rs`). When the current model cannot open the library, the documents are
+/// embedded again in place instead.
 #[tauri::command]
 pub async fn save_settings<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
     settings: Settings,
 ) -> Result<SavedSettings> {
-    let previous = state.save_settings(settings.clone()).await?;
+    let previous = state.settings();
     let rechunks = previous.rechunks(&settings);
     let mut reindexing = rechunks;
+    let mut switching = false;
     let mut notice = None;
     if !rechunks && crate::state::changes_embedding_model(&previous, &settings) {
-        match crate::remote::reembed_other_models(&app, &state).await {
-            Ok(documents) => reindexing = documents > 0,
-            Err(error) => {
-                let lead = "The settings were saved, but the library could not be opened with the new embedding model";
-                notice = Some(format!("{lead}: {error}"))
+        match crate::switching::save_and_switch(&app, &state, settings.clone()).await {
+            Ok((_, started)) => switching = started,
+            Err(switch_error) => {
+                tracing::warn!(%switch_error, "no switch of embedding model; the library is embedded again in place");
+                state.save_settings(settings.clone()).await?;
+                match crate::remote::reembed_other_models(&app, &state).await {
+                    Ok(documents) => reindexing = documents > 0,
+                    Err(error) => {
+                        let lead =
+                            "The settings were saved, but the library could not be opened with the new embedding model";
+                        notice = Some(format!("{lead}: {error}"))
+                    }
+                }
             }
         }
+    } else {
+        state.save_settings(settings.clone()).await?;
     }
     if rechunks {
         let documents = state.core().await?.library.documents().await?;
@@ -703,7 +728,7 @@ pub async fn save_settings<R: Runtime>(
             imports::import(&app, paths, true, None)?;
         }
     }
-    Ok(SavedSettings { settings, reindexing, notice })
+    Ok(SavedSettings { settings, reindexing, switching, notice })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod error;
 pub mod imports;
 pub mod remote;
 pub mod state;
+pub mod switching;
 pub mod watching;
 
 pub use error::{Error, Result};
@@ -66,6 +67,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
     use commands::*;
     use downloads::*;
     use remote::*;
+    use switching::*;
     builder
         // Used from Rust only (the file dialogs and "open"/"show in folder" commands); the window is granted
         // none of these plugins' own commands.
@@ -75,6 +77,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
         // Indexing starts with the app: the jobs left from the last run, then the watched folders' follow.
         .setup(|app| {
             imports::start_runner(app.handle());
+            switching::resume(app.handle());
             watching::restart(app.handle());
             Ok(())
         })
@@ -138,6 +141,9 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             choose_model_file,
             model_import,
             model_unregister,
+            embedding_switch,
+            cancel_embedding_switch,
+            retry_embedding_switch,
         ])
 }
 
@@ -160,3 +166,5 @@ mod tests;
 mod tests_downloads;
 #[cfg(test)]
 mod tests_remote;
+#[cfg(test)]
+mod tests_switch;

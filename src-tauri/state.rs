@@ -38,6 +38,8 @@ pub struct AppState {
     keychain: Keychain,
     /// Model downloads (`downloads.rs`): the queue, the models folder and the Hugging Face endpoint.
     pub(crate) downloads: Downloads,
+    /// The switch of embedding model running in the background (`switching.rs`).
+    pub(crate) switching: crate::switching::Switching,
 }
 
 /// Whether going from `previous` to `next` changes the embedding model (a local file, or a remote server or its
@@ -84,6 +86,7 @@ impl AppState {
             loaded_chat: Mutex::new(None),
             keychain: Keychain::default(),
             downloads: Downloads::new(quire_models::models_dir(), quire_models::HfClient::endpoint_from_env()),
+            switching: crate::switching::Switching::default(),
         }
     }
 

@@ -13,7 +13,7 @@ use quire_core::watched::WatchedFolders;
 
 use crate::AppState;
 
-fn app(data_dir: &str) -> App<MockRuntime> {
+pub(crate) fn app(data_dir: &str) -> App<MockRuntime> {
     match crate::build(mock_builder(), AppState::new(data_dir)).build(crate::context()) {
         Ok(app) => app,
         Err(error) => panic!("the app does not build on the mock runtime: {error}"),
@@ -21,19 +21,19 @@ fn app(data_dir: &str) -> App<MockRuntime> {
 }
 
 /// The window tauri.conf.json declares, as the real app opens it (the mock runtime leaves that to the test).
-fn main_window(app: &App<MockRuntime>) -> WebviewWindow<MockRuntime> {
+pub(crate) fn main_window(app: &App<MockRuntime>) -> WebviewWindow<MockRuntime> {
     let config = app.config().app.windows.iter().find(|w| w.label == "main");
     let config = config.unwrap_or_else(|| panic!("tauri.conf.json declares no `main` window"));
     WebviewWindowBuilder::from_config(app, config).and_then(|b| b.build()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Calls `cmd` as the page loaded in `window` would.
-fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str) -> Result<Value, Value> {
+pub(crate) fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str) -> Result<Value, Value> {
     invoke_with(window, cmd, json!({}))
 }
 
 /// Calls `cmd` with arguments (named as the UI names them: camelCase).
-fn invoke_with(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+pub(crate) fn invoke_with(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
     let request = InvokeRequest {
         cmd: cmd.into(),
         callback: CallbackFn(0),
@@ -273,7 +273,7 @@ fn set_watch_rules_refuses_bad_globs_a_zero_limit_and_unwatched_folders_and_save
 
 /// A loopback stand-in for an OpenAI-compatible embedding server (each text's vector counts its letters), so
 /// the library opens and embeds without a model file. Returns its base URL.
-fn embedding_server(runtime: &tokio::runtime::Runtime) -> String {
+pub(crate) fn embedding_server(runtime: &tokio::runtime::Runtime) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener =
         runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap_or_else(|e| panic!("bind: {e}"));

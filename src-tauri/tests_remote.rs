@@ -230,17 +230,28 @@ fn with_a_remote_chat_server_ask_streams_its_tokens() {
     assert!(answer.content.starts_with("The kettle boils at ninety degrees"), "{}", answer.content);
     assert!(crate::state::lock(&state.loaded_chat).is_none(), "a remote answer marked a local chat model loaded");
 
-    // Another embedding model: its vectors are not mixed with the old ones, the document is queued to be
-    // embedded again, and the window is told.
+    // Another embedding model: the library switches to it in the background (its own table, so vectors never
+    // mix) and nothing is queued to be indexed again.
     drop(core);
     let saved = save_remotes(&window, endpoint(&base, "chat-a"), endpoint(&base, "embed-b"));
-    assert_eq!(saved["reindexing"], true, "{saved}");
+    assert_eq!((saved["switching"].as_bool(), saved["reindexing"].as_bool()), (Some(true), Some(false)), "{saved}");
     assert_eq!(saved["notice"], Value::Null, "{saved}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !invoke(&window, "embedding_switch", json!({})).unwrap_or_else(|e| panic!("{e}")).is_null()
+        || quire_core::switch::EmbeddingSwitch::load(dir.path()).unwrap_or_else(|e| panic!("{e}")).is_some()
+    {
+        assert!(std::time::Instant::now() < deadline, "the switch of embedding model did not end");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let core = runtime.block_on(state.core()).unwrap_or_else(|e| panic!("reopen: {e}"));
     assert_eq!(core.library.embedder().info().model_id, format!("remote:embed-b@{base}"));
-    assert_eq!(runtime.block_on(core.documents_of_other_models()).unwrap_or_else(|e| panic!("{e}")), 1);
+    assert_eq!(runtime.block_on(core.documents_of_other_models()).unwrap_or_else(|e| panic!("{e}")), 0);
+    let hits = runtime
+        .block_on(core.library.search("kettle", 1, Default::default(), &Default::default()))
+        .unwrap_or_else(|e| panic!("search: {e}"));
+    assert_eq!(hits.first().map(|h| h.chunk.embedding_model.clone()), Some(format!("remote:embed-b@{base}")));
     let queued = invoke(&window, "queue_state", json!({})).unwrap_or_else(|e| panic!("queue_state: {e}"));
-    assert!(queued.to_string().contains("/docs/kettle.txt"), "no job re-embeds the document: {queued}");
+    assert_eq!(queued["jobs"], json!([]), "a switch of embedding model queued documents: {queued}");
 }
 
 #[test]
