@@ -18,6 +18,8 @@ use crate::state::{AppState, changes_embedding_model, lock};
 pub const SWITCH_EVENT: &str = "embedding-switch";
 /// How long a cancel waits for the switch to stop after its current document.
 const STOP_WAIT: Duration = Duration::from_secs(60);
+/// How long the switch waits for a running import to end before it opens the library with the new model.
+const JOB_WAIT: Duration = Duration::from_secs(120);
 
 /// Where a switch is, for the UI.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -164,14 +166,33 @@ async fn run<R: Runtime>(app: &AppHandle<R>, state: &AppState, cancel: &AtomicBo
     }
     let view = lock(&state.switching.view).clone().map(|v| SwitchView { state: SwitchState::Switching, ..v });
     publish(app, view);
-    // Opening the library again, now with the new model, finishes the switch.
+    // Opening the library again, now with the new model, finishes the switch. A job running now holds the
+    // library as it is: give it a moment to end.
+    let started = std::time::Instant::now();
+    while state.queue.view().running.is_some() && started.elapsed() < JOB_WAIT && !cancel.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let running = state.queue.view().running;
     state.close_core().await;
     state.core().await?;
     publish(app, None);
+    reembed_left(app, state).await;
+    // A job that was running at the switch goes on with the model it started with: once it ends, what it
+    // indexed is embedded with the new one.
+    if let Some(job) = running {
+        while state.queue.view().running == Some(job) && !cancel.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        reembed_left(app, state).await;
+    }
+    Ok(())
+}
+
+/// Queues the documents still indexed with another model than the library's.
+async fn reembed_left<R: Runtime>(app: &AppHandle<R>, state: &AppState) {
     if let Err(error) = crate::remote::reembed_other_models(app, state).await {
         tracing::warn!(%error, "could not queue the documents left to embed with the new model");
     }
-    Ok(())
 }
 
 /// Stops the running switch after its current document (its plan stays).

@@ -19,6 +19,29 @@ pub const RECOVERED_DIR: &str = "recovered";
 #[derive(Debug)]
 pub(crate) struct WriterLock {
     _file: File,
+    /// The lock file's path, in [`HELD_HERE`] while this lock lives.
+    path: PathBuf,
+}
+
+/// The lock files this process holds (a second store of the same library in this process waits for the first).
+static HELD_HERE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn held_here() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    HELD_HERE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        held_here().retain(|p| *p != self.path);
+    }
+}
+
+/// Who holds a library's lock.
+enum Holder {
+    /// A store of this process.
+    ThisProcess,
+    /// Another process (its id, when it wrote it).
+    Other(Option<u32>),
 }
 
 impl WriterLock {
@@ -29,11 +52,18 @@ impl WriterLock {
         loop {
             match WriterLock::try_acquire(dir)? {
                 Ok(lock) => return Ok(lock),
-                Err(Some(pid)) if pid == std::process::id() && started.elapsed() < wait => {
+                Err(Holder::ThisProcess) if started.elapsed() < wait => {
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
-                Err(holder) => {
-                    let holder = holder.map(|pid| format!(" (process {pid})")).unwrap_or_default();
+                Err(Holder::ThisProcess) => {
+                    return Err(Error::Store(format!(
+                        "the library at {} is still in use by a task of this process (an import or an answer); \
+                         it opens once that ends",
+                        dir.display()
+                    )));
+                }
+                Err(Holder::Other(pid)) => {
+                    let holder = pid.map(|pid| format!(" (process {pid})")).unwrap_or_default();
                     return Err(Error::Store(format!(
                         "the library at {} is already open in another Quire process{holder}; \
                          close that one first (only one process may write a library)",
@@ -44,9 +74,12 @@ impl WriterLock {
         }
     }
 
-    /// The lock, or the id of the process that holds it (when it wrote it).
-    fn try_acquire(dir: &Path) -> Result<std::result::Result<WriterLock, Option<u32>>> {
+    /// The lock, or who holds it.
+    fn try_acquire(dir: &Path) -> Result<std::result::Result<WriterLock, Holder>> {
         let path = dir.join(LOCK_FILE);
+        if held_here().contains(&path) {
+            return Ok(Err(Holder::ThisProcess));
+        }
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -59,7 +92,7 @@ impl WriterLock {
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
-                return Ok(Err(holder.trim().parse().ok()));
+                return Ok(Err(Holder::Other(holder.trim().parse().ok())));
             }
             Err(TryLockError::Error(e)) => {
                 return Err(Error::Store(format!("could not lock {}: {e}", path.display())));
@@ -70,7 +103,8 @@ impl WriterLock {
         let _ = file.seek(SeekFrom::Start(0));
         let _ = write!(file, "{}", std::process::id());
         let _ = file.flush();
-        Ok(Ok(WriterLock { _file: file }))
+        held_here().push(path.clone());
+        Ok(Ok(WriterLock { _file: file, path }))
     }
 }
 

@@ -361,11 +361,32 @@ async fn a_second_writer_is_refused() -> R {
     let dir = tmp();
     let store = open(dir.path()).await?;
     let options = StoreOptions { same_process_wait: Duration::ZERO, ..StoreOptions::default() };
-    let err = LanceStore::open_with(dir.path(), MODEL, DIM, options).await.expect_err("second writer");
+    let err = LanceStore::open_with(dir.path(), MODEL, DIM, options.clone()).await.expect_err("second writer");
     let msg = err.to_string();
-    assert!(msg.contains("already open in another Quire process"), "{msg}");
-    assert!(msg.contains(&std::process::id().to_string()), "{msg}");
+    assert!(msg.contains("still in use by a task of this process"), "{msg}");
     drop(store);
+
+    // Another process holds the lock (`flock`, as a second Quire would).
+    let mut holder = std::process::Command::new("flock")
+        .args(["--exclusive", "--close"]) // --close: the lock is flock's own, gone when it is killed
+        .arg(dir.path().join("writer.lock"))
+        .args(["sleep", "30"])
+        .spawn()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let err = loop {
+        match LanceStore::open_with(dir.path(), MODEL, DIM, options.clone()).await {
+            Err(e) => break e,
+            Ok(store) => {
+                drop(store);
+                assert!(std::time::Instant::now() < deadline, "the other process never took the lock");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    holder.kill()?;
+    holder.wait()?;
+    assert!(err.to_string().contains("already open in another Quire process"), "{err}");
+
     let store = open(dir.path()).await?;
     assert!(store.documents().await?.is_empty());
     Ok(())
