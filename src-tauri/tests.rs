@@ -330,11 +330,7 @@ fn after_set_watch_rules_the_queued_sync_removes_the_documents_now_excluded() {
     use quire_core::{Block, BlockKind, ExtractedDoc, Format};
     use tauri::Manager;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let runtime = crate::tests_remote::runtime();
     let base = embedding_server(&runtime);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let mut settings = serde_json::to_value(Settings::default()).unwrap_or_else(|e| panic!("{e}"));

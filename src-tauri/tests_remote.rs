@@ -122,7 +122,8 @@ async fn handle(mut socket: TcpStream) {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+/// A runtime for the async parts of a test (the app's commands run on tauri's own).
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

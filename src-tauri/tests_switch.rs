@@ -12,14 +12,7 @@ use quire_core::{Block, BlockKind, ExtractedDoc, Format};
 
 use crate::state::AppState;
 use crate::tests::{app, embedding_server, invoke, invoke_with, main_window};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"))
-}
+use crate::tests_remote::runtime;
 
 fn with_model(settings: &Value, base: &str, model: &str) -> Value {
     let mut settings = settings.clone();

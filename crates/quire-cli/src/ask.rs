@@ -3,8 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
@@ -186,18 +185,6 @@ pub enum ExportFormat {
     Json,
 }
 
-/// Cancels with Ctrl-C: the answer stops at the next token.
-fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&cancel);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::Relaxed);
-        }
-    });
-    cancel
-}
-
 /// `quire ask`.
 pub async fn ask(
     opened: &Opened,
@@ -213,7 +200,8 @@ pub async fn ask(
         (Some(id), None) => store.get(id)?,
         (None, scope) => store.create_in(question, scope.unwrap_or_default())?,
     };
-    let cancel = cancel_on_ctrl_c();
+    // Ctrl-C: the answer stops at the next token.
+    let cancel = crate::output::cancel_on_ctrl_c(None);
     let mut on_event = |e: AnswerEvent| {
         let mut out = std::io::stdout().lock();
         if json {

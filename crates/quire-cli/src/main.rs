@@ -12,8 +12,6 @@ mod switch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -386,16 +384,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Ingest { paths, force, keep_missing, json } => {
             let library = quire_app::open_library(&open_options(&cli)?).await?;
-            let cancel = Arc::new(AtomicBool::new(false));
-            {
-                let cancel = Arc::clone(&cancel);
-                tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        eprintln!("stopping after the current document…");
-                        cancel.store(true, Ordering::Relaxed);
-                    }
-                });
-            }
+            let cancel = output::cancel_on_ctrl_c(Some("stopping after the current document…"));
             let options = IngestOptions { prune_missing: !keep_missing, force: *force };
             let progress = output::IngestProgress::new(*json);
             let report = library.ingest(paths, &options, &|e| progress.event(&e), Some(&cancel)).await?;

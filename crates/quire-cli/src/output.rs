@@ -293,3 +293,18 @@ pub fn print_watch(event: &quire_app::watch::WatchReport, json: bool) {
     };
     println!("{line}");
 }
+
+/// A flag raised by Ctrl-C (saying `note` on stderr when given), for work that stops at its next step.
+pub fn cancel_on_ctrl_c(note: Option<&'static str>) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = std::sync::Arc::clone(&cancel);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            if let Some(note) = note {
+                eprintln!("{note}");
+            }
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    cancel
+}

@@ -3,8 +3,6 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
@@ -63,16 +61,7 @@ pub async fn use_embedding(options: &OpenOptions, file: &Path, json: bool) -> Re
             switch
         }
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = Arc::clone(&cancel);
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("stopping after the current document…");
-                cancel.store(true, Ordering::Relaxed);
-            }
-        });
-    }
+    let cancel = crate::output::cancel_on_ctrl_c(Some("stopping after the current document…"));
     let terminal = !json && std::io::stderr().is_terminal();
     let mut progress = |p: SwitchProgress| {
         if json {
