@@ -15,7 +15,7 @@ want_test=0
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # ---- system packages (only the missing ones)
-packages=(build-essential pkg-config cmake clang libclang-dev protobuf-compiler libssl-dev curl ca-certificates
+packages=(build-essential pkg-config cmake clang libclang-dev protobuf-compiler libprotobuf-dev libssl-dev curl ca-certificates
           libwebkit2gtk-4.1-dev librsvg2-dev libayatana-appindicator3-dev
           python3 python3-venv python3-pip poppler-utils xauth)
 if (( want_test )); then
