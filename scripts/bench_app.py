@@ -12,7 +12,8 @@ library before any model is loaded (the library screen opens the library, which 
 embedding model: that worker is left out here and measured below). "Starter models": the same idle app plus its
 model worker (`<app> __worker model`) with the embedding model and the starter chat model loaded, as after a
 first question. Baseline, in the same run: WebKitGTK's own MiniBrowser showing the same built UI (ui/dist,
-which without the app behind it shows its "not in the app" state): the memory floor of any app on this webview.
+which without the app behind it shows its "not in the app" state): the memory floor of any app on this webview,
+as it comes (GPU compositing) and painting on the CPU as the app does (WEBKIT_DISABLE_COMPOSITING_MODE=1).
 """
 import argparse
 import json
@@ -193,14 +194,17 @@ def main():
                 stop(worker)
             stop(proc)
 
-    baseline = []
+    # The browser as it comes (GPU compositing, software GL under Xvfb), and painting on the CPU as the app does.
+    baseline, baseline_cpu = [], []
     if args.browser and args.page:
         for _ in range(args.runs):
-            browser = subprocess.Popen([args.browser, "file://" + os.path.abspath(args.page)],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            time.sleep(args.idle + 2)
-            baseline.append(total_mb(tree(browser.pid)))
-            stop(browser)
+            for out, extra in ((baseline, {}), (baseline_cpu, {"WEBKIT_DISABLE_COMPOSITING_MODE": "1"})):
+                env = {k: v for k, v in os.environ.items() if k != "WEBKIT_DISABLE_COMPOSITING_MODE"}
+                browser = subprocess.Popen([args.browser, "file://" + os.path.abspath(args.page)], env={**env, **extra},
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                time.sleep(args.idle + 2)
+                out.append(total_mb(tree(browser.pid)))
+                stop(browser)
 
     def median(values):
         values = sorted(values)
@@ -221,6 +225,8 @@ def main():
         "with_models_rss_mb": round(idle_rss + worker_mb["rss_mb"], 1) if worker_mb else None,
         "baseline_browser": baseline,
         "baseline_median_pss_mb": median([m["pss_mb"] for m in baseline]) if baseline else None,
+        "baseline_browser_cpu_painting": baseline_cpu,
+        "baseline_cpu_painting_median_pss_mb": median([m["pss_mb"] for m in baseline_cpu]) if baseline_cpu else None,
     }, indent=2))
 
 

@@ -156,7 +156,9 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
 /// Logs to stderr; `QUIRE_LOG` sets the filter (as `RUST_LOG` would), `info` by default.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("QUIRE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // LanceDB logs every dataset it loads at `info`, with `status="error"` for a table that does not exist
+        // yet (every first start): only its warnings are worth a user's log.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lance::dataset_events=warn"));
     let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).try_init();
 }
 

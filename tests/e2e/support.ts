@@ -9,21 +9,33 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where screenshots go: $QUIRE_E2E_ARTIFACTS (scripts/e2e.sh sets it), else ./artifacts. */
 export const artifactsDir = path.resolve(process.env.QUIRE_E2E_ARTIFACTS ?? path.join(here, 'artifacts'));
 
-/** Saves a screenshot of the app's page as `<artifactsDir>/<name>.png`. */
+/**
+ * Saves a picture of the app's window as `<artifactsDir>/<name>.png`, taken from the X display (ImageMagick's
+ * `import`): what a person sees. WebDriver's own screenshot is not used: it waits for a composited frame, and
+ * the app paints without WebKit's DMA-BUF renderer (src-tauri/main.rs), where that frame never comes.
+ */
 export async function screenshot(name: string): Promise<void> {
   fs.mkdirSync(artifactsDir, { recursive: true });
-  // WebKit pictures the last frame it painted: let it paint what the DOM now holds (two animation frames; at most
-  // a second, should the window not be painting at all).
+  // Let WebKit paint what the DOM now holds (two animation frames; at most a second, should the window not be
+  // painting at all).
   await browser.executeAsync((done: () => void) => {
     const timer = setTimeout(done, 1000);
     requestAnimationFrame(() => requestAnimationFrame(() => (clearTimeout(timer), done())));
   });
-  await browser.saveScreenshot(path.join(artifactsDir, `${name}.png`));
+  execFileSync('import', ['-window', appWindow(), path.join(artifactsDir, `${name}.png`)], { stdio: 'pipe' });
+}
+
+/** The X id of the app's window (titled "Quire"; the tests run one app at a time). */
+function appWindow(): string {
+  const tree = execFileSync('xwininfo', ['-root', '-tree'], { encoding: 'utf8' });
+  const id = /^\s*(0x[0-9a-f]+) "Quire":/m.exec(tree)?.[1];
+  if (!id) throw new Error(`no window titled "Quire" on the display:\n${tree}`);
+  return id;
 }
 
 /**
  * Saves a picture of the whole X display, window frame and all (ImageMagick's `import`), as
- * `<artifactsDir>/<name>.png`: what a person would see, not only the page.
+ * `<artifactsDir>/<name>.png`.
  */
 export function displayScreenshot(name: string): void {
   fs.mkdirSync(artifactsDir, { recursive: true });
