@@ -13,7 +13,7 @@ embedding model: that worker is left out here and measured below). "Starter mode
 model worker (`<app> __worker model`) with the embedding model and the starter chat model loaded, as after a
 first question. Baseline, in the same run: WebKitGTK's own MiniBrowser showing the same built UI (ui/dist,
 which without the app behind it shows its "not in the app" state): the memory floor of any app on this webview,
-as it comes (GPU compositing) and painting on the CPU as the app does (WEBKIT_DISABLE_COMPOSITING_MODE=1).
+as it comes and without WebKit's DMA-BUF renderer, as the app runs (WEBKIT_DISABLE_DMABUF_RENDERER=1).
 """
 import argparse
 import json
@@ -194,12 +194,13 @@ def main():
                 stop(worker)
             stop(proc)
 
-    # The browser as it comes (GPU compositing, software GL under Xvfb), and painting on the CPU as the app does.
-    baseline, baseline_cpu = [], []
+    # The browser as it comes (frames handed over as DMA-BUFs, software GL under Xvfb), and without the DMA-BUF
+    # renderer, as the app runs unless told otherwise (src-tauri/main.rs).
+    baseline, baseline_lean = [], []
     if args.browser and args.page:
         for _ in range(args.runs):
-            for out, extra in ((baseline, {}), (baseline_cpu, {"WEBKIT_DISABLE_COMPOSITING_MODE": "1"})):
-                env = {k: v for k, v in os.environ.items() if k != "WEBKIT_DISABLE_COMPOSITING_MODE"}
+            for out, extra in ((baseline, {}), (baseline_lean, {"WEBKIT_DISABLE_DMABUF_RENDERER": "1"})):
+                env = {k: v for k, v in os.environ.items() if k != "WEBKIT_DISABLE_DMABUF_RENDERER"}
                 browser = subprocess.Popen([args.browser, "file://" + os.path.abspath(args.page)], env={**env, **extra},
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
                 time.sleep(args.idle + 2)
@@ -225,8 +226,8 @@ def main():
         "with_models_rss_mb": round(idle_rss + worker_mb["rss_mb"], 1) if worker_mb else None,
         "baseline_browser": baseline,
         "baseline_median_pss_mb": median([m["pss_mb"] for m in baseline]) if baseline else None,
-        "baseline_browser_cpu_painting": baseline_cpu,
-        "baseline_cpu_painting_median_pss_mb": median([m["pss_mb"] for m in baseline_cpu]) if baseline_cpu else None,
+        "baseline_browser_no_dmabuf": baseline_lean,
+        "baseline_no_dmabuf_median_pss_mb": median([m["pss_mb"] for m in baseline_lean]) if baseline_lean else None,
     }, indent=2))
 
 

@@ -193,9 +193,9 @@ def app(out):
     base = a.get("baseline_median_pss_mb")
     vs = f"; WebKitGTK's MiniBrowser showing the same page: {base:.0f} MB PSS ({ratio(a['idle_median_pss_mb'], base)})" \
         if base else ""
-    cpu = a.get("baseline_cpu_painting_median_pss_mb")
-    if cpu:
-        vs += f", {cpu:.0f} MB PSS painting on the CPU as the app does ({ratio(a['idle_median_pss_mb'], cpu)})"
+    lean = a.get("baseline_no_dmabuf_median_pss_mb")
+    if lean:
+        vs += f", {lean:.0f} MB PSS without the DMA-BUF renderer, as the app runs ({ratio(a['idle_median_pss_mb'], lean)})"
     print(f"- Idle, no model loaded (app + WebKit processes): {a['idle_median_pss_mb']:.0f} MB PSS, "
           f"{a['idle_median_rss_mb']:.0f} MB RSS summed{vs}.")
     w = a.get("worker_with_starter_models")
