@@ -577,7 +577,13 @@ pub async fn list_models(state: State<'_, AppState>) -> Result<ModelList> {
     let chat = options.remote.chat.is_none().then(|| options.chat_options().ok().map(|c| c.model)).flatten();
     let embedding = options.remote.embedding.is_none().then(|| options.embed_model_path().ok()).flatten();
     let reranker = options.rerank_model_path();
-    let library_open = state.core_if_open().await.is_some();
+    let embedding_loaded = match state.core_if_open().await {
+        Some(core) => quire_llm::embedding_loaded(&core.models).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "could not ask the model worker whether the embedding model is loaded");
+            false
+        }),
+        None => false,
+    };
     let loaded_chat = lock(&state.loaded_chat).clone();
     let machine = quire_models::Machine::detect();
     let models = models
@@ -586,7 +592,7 @@ pub async fn list_models(state: State<'_, AppState>) -> Result<ModelList> {
             let path = Some(model.path.clone());
             let (is_default, loaded) = match model.role {
                 quire_models::ModelRole::Chat => (path == chat, path == loaded_chat),
-                quire_models::ModelRole::Embedding => (path == embedding, path == embedding && library_open),
+                quire_models::ModelRole::Embedding => (path == embedding, path == embedding && embedding_loaded),
                 quire_models::ModelRole::Reranker => (path == reranker, false),
             };
             let fit = quire_app::fit::assess(&model.path, &options, &machine).ok();

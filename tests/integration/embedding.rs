@@ -91,3 +91,30 @@ async fn a_killed_worker_fails_the_call_and_the_next_call_works() {
     assert_eq!(again.vectors.len(), 1);
     assert_eq!(e.worker().starts(), 2);
 }
+
+#[tokio::test]
+async fn an_opened_library_starts_no_model_worker_until_a_model_is_used() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let options = crate::support::open_options(data.path());
+
+    // A model file not seen before is asked about once, and its worker stopped again.
+    let first = quire_app::open(&options).await.expect("open");
+    let info = first.library.embedder().info().clone();
+    assert_eq!((info.dim, info.special_tokens), (384, 2));
+    assert_eq!(first.models.starts(), 1);
+    assert_eq!(first.models.pid().await, None, "the model worker still runs after the library opened");
+    assert!(data.path().join(quire_app::KNOWN_EMBEDDING_MODELS).is_file());
+    drop(first);
+
+    // The same file again: known, so nothing starts until the model is needed.
+    let second = quire_app::open(&options).await.expect("open again");
+    assert_eq!(second.library.embedder().info(), &info);
+    assert_eq!(second.models.starts(), 0, "the model worker started although nothing used the model");
+    assert!(!quire_llm::embedding_loaded(&second.models).await.expect("ask"));
+    assert_eq!(second.models.starts(), 0, "asking whether the model is loaded started the worker");
+    let vectors = second.library.embedder().embed(vec!["apt-get install".into()]).await.expect("embed");
+    assert_eq!(vectors.vectors[0].len(), 384);
+    assert_eq!(second.models.starts(), 1);
+    assert!(second.models.pid().await.is_some());
+    assert!(quire_llm::embedding_loaded(&second.models).await.expect("ask"));
+}

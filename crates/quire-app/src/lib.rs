@@ -262,9 +262,13 @@ pub async fn open(options: &OpenOptions) -> Result<Opened> {
     Ok(opened)
 }
 
+/// The file in the data folder that records what each local embedding model is (see [`LlamaEmbedder::open`]).
+pub const KNOWN_EMBEDDING_MODELS: &str = "embedding-models.json";
+
 /// The embedding model of `options`: a remote server (asked once now, for the vectors' dimension; the model
 /// worker returned, started only if something asks for it, holds no embedding model) or a local model in the
-/// model worker returned.
+/// model worker returned, which starts when the model is first used (or now, once, for a model file not seen
+/// before).
 pub async fn embedder(options: &OpenOptions) -> Result<(Arc<dyn Embedder>, Arc<Worker>)> {
     Ok(match &options.remote.embedding {
         Some(endpoint) => {
@@ -275,7 +279,8 @@ pub async fn embedder(options: &OpenOptions) -> Result<(Arc<dyn Embedder>, Arc<W
         None => {
             let model = options.embed_model_path()?;
             let models = quire_llm::model_worker(&options.worker_program, Some(&model), &options.embed);
-            (Arc::new(LlamaEmbedder::connect(Arc::clone(&models)).await?), models)
+            let known = options.data_dir.join(KNOWN_EMBEDDING_MODELS);
+            (Arc::new(LlamaEmbedder::open(Arc::clone(&models), &model, &known).await?), models)
         }
     })
 }

@@ -221,6 +221,9 @@ pub fn worker_main(args: &[String]) -> std::process::ExitCode {
     let embed_lane: LaneFactory<ModelRequest, ModelReply> = Box::new(move || {
         let mut engine: Option<Result<EmbedEngine, String>> = None;
         Box::new(move |req: ModelRequest, _responder: &Responder| {
+            if matches!(req, ModelRequest::EmbedLoaded) {
+                return ModelReply::EmbedLoaded { loaded: matches!(engine, Some(Ok(_))) };
+            }
             let Some((model, options)) = &embed else {
                 return ModelReply::Error { message: "no embedding model was given to the model worker".into() };
             };

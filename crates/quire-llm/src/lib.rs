@@ -25,7 +25,7 @@ pub mod protocol;
 pub mod remote;
 pub mod rerank;
 
-pub use embedder::{LlamaEmbedder, model_worker};
+pub use embedder::{LlamaEmbedder, embedding_loaded, model_worker};
 pub use engine::{model_id, worker_main};
 pub use generator::{LlamaGenerator, LlamaReranker};
 pub use protocol::{ChatOptions, EmbedOptions, GpuLayers, KvType};

@@ -177,6 +177,8 @@ impl ChatOptions {
 pub enum ModelRequest {
     /// What the loaded embedding model is.
     Info,
+    /// Whether the embedding model is in memory (it is not loaded for this question).
+    EmbedLoaded,
     /// Tokens per text, without special tokens.
     CountTokens { texts: Vec<String> },
     /// Embeds texts; inputs longer than the window are cut (and counted).
@@ -199,7 +201,10 @@ impl ModelRequest {
     /// The worker thread (lane) that serves the request: 0 embeddings, 1 chat, 2 reranking.
     pub fn lane(&self) -> usize {
         match self {
-            ModelRequest::Info | ModelRequest::CountTokens { .. } | ModelRequest::Embed { .. } => 0,
+            ModelRequest::Info
+            | ModelRequest::EmbedLoaded
+            | ModelRequest::CountTokens { .. }
+            | ModelRequest::Embed { .. } => 0,
             ModelRequest::ChatInfo { .. }
             | ModelRequest::ChatCount { .. }
             | ModelRequest::ChatPromptTokens { .. }
@@ -215,6 +220,9 @@ impl ModelRequest {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ModelReply {
     Info(EmbedderInfo),
+    EmbedLoaded {
+        loaded: bool,
+    },
     Counts {
         counts: Vec<u32>,
     },
