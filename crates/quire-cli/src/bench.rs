@@ -361,6 +361,10 @@ struct SearchBench {
     p95_ms: f64,
     mean_ms: f64,
     embed_p50_ms: f64,
+    /// The two searches that a hybrid query runs side by side, each timed alone (the query already embedded).
+    vector_p50_ms: f64,
+    fulltext_p50_ms: f64,
+    candidates: usize,
     build_s: f64,
     embedding_model: String,
 }
@@ -461,6 +465,10 @@ pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usiz
                 println!("queries     {} (k = {})", r.queries, r.k);
                 println!("latency     p50 {:.1} ms, p95 {:.1} ms, mean {:.1} ms", r.p50_ms, r.p95_ms, r.mean_ms);
                 println!("embedding   p50 {:.1} ms of each query", r.embed_p50_ms);
+                println!(
+                    "alone       vector search p50 {:.1} ms, full-text search p50 {:.1} ms ({} candidates each)",
+                    r.vector_p50_ms, r.fulltext_p50_ms, r.candidates
+                );
                 println!("model       {}", r.embedding_model);
             }
         }
@@ -656,19 +664,32 @@ async fn bench_search(
     for q in set.queries.iter().take(5) {
         library.search(&q.text, k, SearchMode::Hybrid, &SearchFilter::default()).await?;
     }
+    let n = library.config().candidates.max(k);
+    let filter = SearchFilter::default();
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
     let mut times = Vec::with_capacity(set.queries.len());
     let mut embed_times = Vec::with_capacity(set.queries.len());
+    let mut vector_times = Vec::with_capacity(set.queries.len());
+    let mut fulltext_times = Vec::with_capacity(set.queries.len());
     for q in &set.queries {
         let t = Instant::now();
-        library.embedder().embed(vec![q.text.clone()]).await?;
-        embed_times.push(t.elapsed().as_secs_f64() * 1e3);
+        let embedded = library.embedder().embed(vec![q.text.clone()]).await?;
+        embed_times.push(ms(t));
+        let vector = embedded.vectors.into_iter().next().context("no query vector")?;
         let t = Instant::now();
-        library.search(&q.text, k, SearchMode::Hybrid, &SearchFilter::default()).await?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
+        library.store().vector_search(&vector, n, &filter).await?;
+        vector_times.push(ms(t));
+        let t = Instant::now();
+        library.store().fulltext_search(&quire_core::analyze::terms(&q.text), n, &filter).await?;
+        fulltext_times.push(ms(t));
+        let t = Instant::now();
+        library.search(&q.text, k, SearchMode::Hybrid, &filter).await?;
+        times.push(ms(t));
     }
     let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
-    times.sort_by(f64::total_cmp);
-    embed_times.sort_by(f64::total_cmp);
+    for t in [&mut times, &mut embed_times, &mut vector_times, &mut fulltext_times] {
+        t.sort_by(f64::total_cmp);
+    }
     Ok(SearchBench {
         chunks,
         queries: times.len(),
@@ -677,6 +698,9 @@ async fn bench_search(
         p95_ms: percentile(&times, 0.95),
         mean_ms: mean,
         embed_p50_ms: percentile(&embed_times, 0.5),
+        vector_p50_ms: percentile(&vector_times, 0.5),
+        fulltext_p50_ms: percentile(&fulltext_times, 0.5),
+        candidates: n,
         build_s,
         embedding_model: library.embedder().info().model_id.clone(),
     })
