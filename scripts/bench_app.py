@@ -8,9 +8,9 @@ with no model loaded and with the starter models loaded. Run by `scripts/bench.s
 Start-up: the time from starting the process to its log line "window interactive" (the UI mounts while its
 page loads). Memory of the app: its process and WebKit's web and network processes, summed; RSS counts shared
 libraries in each process, PSS shares them out, so PSS is the better total. "No model": the app idle on an empty
-library before any model is loaded (the library screen opens the library, which starts the model worker with the
-embedding model: that worker is left out here and measured below). "Starter models": the same idle app plus its
-model worker (`<app> __worker model`) with the embedding model and the starter chat model loaded, as after a
+library before any model is loaded, every process it has running counted (its model worker starts on the first
+embedding or answer, so none should be running; `idle_workers` counts any that are). "Starter models": the same
+idle app plus its model worker (`<app> __worker model`) with the embedding model and the starter chat model loaded, as after a
 first question. Baseline, in the same run: WebKitGTK's own MiniBrowser showing the same built UI (ui/dist,
 which without the app behind it shows its "not in the app" state): the memory floor of any app on this webview,
 as it comes and without WebKit's DMA-BUF renderer, as the app runs (WEBKIT_DISABLE_DMABUF_RENDERER=1).
@@ -185,8 +185,10 @@ def main():
             while time.monotonic() < deadline:
                 drain(proc)
                 time.sleep(0.2)
-            pids = [p for p in tree(proc.pid) if "__worker" not in cmdline(p)]
-            memory_idle.append(total_mb(pids))
+            pids = tree(proc.pid)
+            idle = total_mb(pids)
+            idle["workers"] = sum("__worker" in cmdline(p) for p in pids)
+            memory_idle.append(idle)
             if run == args.runs - 1:
                 worker = worker_with_models(args.app, args.embed_model, args.chat_model)
                 time.sleep(1)
@@ -221,6 +223,7 @@ def main():
         "idle": memory_idle,
         "idle_median_pss_mb": idle_pss,
         "idle_median_rss_mb": idle_rss,
+        "idle_workers": max(m["workers"] for m in memory_idle),
         "worker_with_starter_models": worker_mb,
         "with_models_pss_mb": round(idle_pss + worker_mb["pss_mb"], 1) if worker_mb else None,
         "with_models_rss_mb": round(idle_rss + worker_mb["rss_mb"], 1) if worker_mb else None,
