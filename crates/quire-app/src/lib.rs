@@ -39,7 +39,7 @@ use quire_llm::{
     ChatOptions, EmbedOptions, GpuLayers, LlamaEmbedder, LlamaGenerator, LlamaReranker, RemoteEmbedder,
     RemoteGenerator, RemoteOptions,
 };
-use quire_store::LanceStore;
+use quire_store::{LanceStore, StoreOptions};
 
 /// The first argument that starts a worker: `<exe> __worker <name> <args…>`.
 pub const WORKER_ARG: &str = "__worker";
@@ -84,6 +84,8 @@ pub struct OpenOptions {
     pub keychain: Keychain,
     /// Timeouts of remote calls.
     pub remote_options: RemoteOptions,
+    /// How the library's store indexes and searches vectors.
+    pub store: StoreOptions,
 }
 
 /// The environment variable that gives the API key of a role's remote server (it wins over the keychain):
@@ -109,6 +111,7 @@ impl OpenOptions {
             remote: Remotes::default(),
             keychain: Keychain::default(),
             remote_options: RemoteOptions::default(),
+            store: StoreOptions::default(),
         })
     }
 
@@ -234,7 +237,9 @@ pub async fn open(options: &OpenOptions) -> Result<Opened> {
     };
     let (embedder, models) = embedder(options).await?;
     let info = embedder.info().clone();
-    let store = LanceStore::open(&options.data_dir.join("library"), &info.model_id, info.dim).await?;
+    let store =
+        LanceStore::open_with(&options.data_dir.join("library"), &info.model_id, info.dim, options.store.clone())
+            .await?;
     if let Some(switch) = pending.filter(|s| s.plan.committed) {
         if switch.plan.to.as_deref() == Some(info.model_id.as_str()) {
             switch.adopt(&store, &info.model_id).await?;

@@ -67,6 +67,18 @@ pub enum BenchCommand {
         seed: Vec<PathBuf>,
         #[arg(short, default_value_t = 10)]
         k: usize,
+        /// The ANN index built past the threshold: ivf-pq (the app's) or ivf-hnsw-sq.
+        #[arg(long, default_value = "ivf-pq", value_parser = ["ivf-pq", "ivf-hnsw-sq"])]
+        ann: String,
+        /// IVF partitions searched (default: the app's).
+        #[arg(long, default_value_t = quire_store::NPROBES)]
+        nprobes: usize,
+        /// Candidates re-ranked by exact distance, per result (default: the app's).
+        #[arg(long, default_value_t = quire_store::REFINE_FACTOR)]
+        refine: u32,
+        /// Candidates an HNSW search keeps while walking the graph (ivf-hnsw-sq only).
+        #[arg(long, default_value_t = quire_store::EF)]
+        ef: usize,
         #[arg(long)]
         json: bool,
     },
@@ -365,6 +377,9 @@ struct SearchBench {
     vector_p50_ms: f64,
     fulltext_p50_ms: f64,
     candidates: usize,
+    /// Of each question's exact nearest `candidates` chunks, the share the vector search returned.
+    vector_recall: f64,
+    ann: String,
     build_s: f64,
     embedding_model: String,
 }
@@ -450,7 +465,10 @@ pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usiz
                 crate::bench_watch::print(&report);
             }
         }
-        BenchCommand::Search { chunks, queries, seed, k, json } => {
+        BenchCommand::Search { chunks, queries, seed, k, ann, nprobes, refine, ef, json } => {
+            options.store.ann_kind =
+                if ann == "ivf-hnsw-sq" { quire_store::AnnKind::IvfHnswSq } else { quire_store::AnnKind::IvfPq };
+            (options.store.nprobes, options.store.refine_factor, options.store.ef) = (*nprobes, *refine, *ef);
             let seed = if seed.is_empty() { vec![default_corpus()?] } else { seed.clone() };
             let queries = match queries {
                 Some(q) => q.clone(),
@@ -469,7 +487,12 @@ pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usiz
                     "alone       vector search p50 {:.1} ms, full-text search p50 {:.1} ms ({} candidates each)",
                     r.vector_p50_ms, r.fulltext_p50_ms, r.candidates
                 );
+                println!(
+                    "recall      {:.3} of the exact nearest {} chunks found by the vector search",
+                    r.vector_recall, r.candidates
+                );
                 println!("model       {}", r.embedding_model);
+                println!("store       {}", r.ann);
             }
         }
     }
@@ -656,29 +679,45 @@ async fn bench_search(
     let started = Instant::now();
     library.ingest(seed, &IngestOptions::default(), &|_| {}, None).await?;
     let chunks = grow(&library, target).await?;
-    library.store().maintain().await?;
-    let build_s = started.elapsed().as_secs_f64();
+    let mut build_s = started.elapsed().as_secs_f64();
 
+    // Each question's exact nearest chunks, before `maintain` builds the ANN index (past its threshold): what
+    // the index's candidates are compared with.
     let set = load_beir(queries)?;
+    let n = library.config().candidates.max(k);
+    let filter = SearchFilter::default();
+    let mut vectors = Vec::with_capacity(set.queries.len());
+    let mut exact = Vec::with_capacity(set.queries.len());
+    for q in &set.queries {
+        let embedded = library.embedder().embed(vec![q.text.clone()]).await?;
+        let vector = embedded.vectors.into_iter().next().context("no query vector")?;
+        let hits = library.store().vector_search(&vector, n, &filter).await?;
+        exact.push(hits.iter().map(|h| h.chunk.id()).collect::<std::collections::HashSet<_>>());
+        vectors.push(vector);
+    }
+    let started = Instant::now();
+    library.store().maintain().await?;
+    build_s += started.elapsed().as_secs_f64();
+
     // Warm-up: a few untimed queries.
     for q in set.queries.iter().take(5) {
         library.search(&q.text, k, SearchMode::Hybrid, &SearchFilter::default()).await?;
     }
-    let n = library.config().candidates.max(k);
-    let filter = SearchFilter::default();
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
+    let (mut found, mut wanted) = (0usize, 0usize);
     let mut times = Vec::with_capacity(set.queries.len());
     let mut embed_times = Vec::with_capacity(set.queries.len());
     let mut vector_times = Vec::with_capacity(set.queries.len());
     let mut fulltext_times = Vec::with_capacity(set.queries.len());
-    for q in &set.queries {
+    for ((q, vector), exact) in set.queries.iter().zip(&vectors).zip(&exact) {
         let t = Instant::now();
-        let embedded = library.embedder().embed(vec![q.text.clone()]).await?;
+        library.embedder().embed(vec![q.text.clone()]).await?;
         embed_times.push(ms(t));
-        let vector = embedded.vectors.into_iter().next().context("no query vector")?;
         let t = Instant::now();
-        library.store().vector_search(&vector, n, &filter).await?;
+        let hits = library.store().vector_search(vector, n, &filter).await?;
         vector_times.push(ms(t));
+        found += hits.iter().filter(|h| exact.contains(&h.chunk.id())).count();
+        wanted += exact.len();
         let t = Instant::now();
         library.store().fulltext_search(&quire_core::analyze::terms(&q.text), n, &filter).await?;
         fulltext_times.push(ms(t));
@@ -701,6 +740,8 @@ async fn bench_search(
         vector_p50_ms: percentile(&vector_times, 0.5),
         fulltext_p50_ms: percentile(&fulltext_times, 0.5),
         candidates: n,
+        vector_recall: found as f64 / wanted.max(1) as f64,
+        ann: format!("{:?}", options.store),
         build_s,
         embedding_model: library.embedder().info().model_id.clone(),
     })

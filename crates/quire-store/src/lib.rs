@@ -13,8 +13,9 @@
 //!   insert new ones, delete the document's rows not in the new set).
 //! - **Only indexed documents are searched**: searches prefilter `doc_id NOT IN (...)` with the documents that
 //!   have chunks but whose record is not `Indexed` (kept in memory, loaded at open).
-//! - **Vector search**: cosine, score = similarity. Exact while the table is small; `maintain` builds an IVF_PQ
-//!   index from [`ANN_INDEX_THRESHOLD`] chunks, searched with a refine step ([`REFINE_FACTOR`]).
+//! - **Vector search**: cosine, score = similarity. Exact while the table is small; `maintain` builds an ANN
+//!   index (IVF-HNSW-SQ, see [`AnnKind`]) from [`ANN_INDEX_THRESHOLD`] chunks, searched with a refine step
+//!   ([`REFINE_FACTOR`]).
 //! - **Full text**: BM25 over the `terms` column with LanceDB's inverted index, whitespace tokenizer, no
 //!   stemming, stop words, lowercasing or folding (the core analyses text). Rows written after the index was built
 //!   are searched too (LanceDB scans unindexed rows); `maintain` folds them into the index.
@@ -30,4 +31,6 @@ mod store;
 
 pub use files::{LOCK_FILE, RECOVERED_DIR};
 pub use schema::{DOCUMENTS_TABLE, chunks_table_name};
-pub use store::{ANN_INDEX_THRESHOLD, KEEP_VERSIONS_FOR, LanceStore, NPROBES, REFINE_FACTOR, StoreOptions};
+pub use store::{
+    ANN_INDEX_THRESHOLD, AnnKind, EF, KEEP_VERSIONS_FOR, LanceStore, NPROBES, REFINE_FACTOR, StoreOptions,
+};

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use quire_core::{Chunk, ChunkRow, DocStatus, DocumentRecord, Format, SearchFilter, Store};
-use quire_store::{LanceStore, NPROBES, REFINE_FACTOR, StoreOptions};
+use quire_store::{AnnKind, EF, LanceStore, NPROBES, REFINE_FACTOR, StoreOptions};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -112,7 +112,11 @@ async fn recall(store: &LanceStore, queries: &[Vec<f32>], k: usize) -> quire_cor
 
 async fn run(rows: usize, dim: usize, threshold: usize) -> quire_core::Result<f64> {
     let dir = tempfile::tempdir().map_err(|e| quire_core::Error::io("tempdir", e))?;
-    let options = StoreOptions { ann_index_threshold: threshold, ..StoreOptions::default() };
+    let ann_kind = match std::env::var("QUIRE_ANN_KIND").as_deref() {
+        Ok("hnsw") => AnnKind::IvfHnswSq,
+        _ => AnnKind::IvfPq,
+    };
+    let options = StoreOptions { ann_index_threshold: threshold, ann_kind, ..StoreOptions::default() };
     let store = LanceStore::open_with(dir.path(), MODEL, dim, options).await?;
     let mut rng = Rng(0x1234_5678_9abc_def1);
     let vectors = clustered(&mut rng, rows, dim, (rows / 500).max(8));
@@ -128,18 +132,24 @@ async fn run(rows: usize, dim: usize, threshold: usize) -> quire_core::Result<f6
     let queries: Vec<Vec<f32>> = (0..50)
         .map(|i| normalise(vectors[(i * 7919) % rows].iter().map(|x| x + 0.05 * rng.next()).collect()))
         .collect();
-    let (r, t_ann, t_exact) = recall(&store, &queries, 10).await?;
+    // The depth of the recall: 10, or the library's candidates per search (50) with QUIRE_ANN_K.
+    let k = std::env::var("QUIRE_ANN_K").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let (r, t_ann, t_exact) = recall(&store, &queries, k).await?;
     println!(
-        "rows {rows} dim {dim}: write {t_fill:?}, maintain (IVF_PQ) {t_index:?}; recall@10 {r:.3} with the defaults \
-         (nprobes {NPROBES}, refine {REFINE_FACTOR}); per query: ANN {t_ann:?}, exact {t_exact:?}"
+        "rows {rows} dim {dim}: write {t_fill:?}, maintain ({ann_kind:?}) {t_index:?}; recall@{k} {r:.3} with the \
+         defaults (nprobes {NPROBES}, refine {REFINE_FACTOR}, ef {EF}); per query: ANN {t_ann:?}, exact {t_exact:?}"
     );
     if std::env::var_os("QUIRE_ANN_GRID").is_some() {
-        for (nprobes, refine) in [(32, 20), (64, 50), (32, 100), (128, 100)] {
+        for (nprobes, refine, ef) in
+            [(32, 20, EF), (32, 10, EF), (32, 5, EF), (64, 50, EF), (16, 20, EF), (32, 10, 100), (32, 10, 400)]
+        {
             store.tune_ann(nprobes, refine);
-            let (r, t_ann, _) = recall(&store, &queries, 10).await?;
-            println!("  nprobes {nprobes} refine {refine}: recall@10 {r:.3}, {t_ann:?} per query");
+            store.tune_ef(ef);
+            let (r, t_ann, _) = recall(&store, &queries, k).await?;
+            println!("  nprobes {nprobes} refine {refine} ef {ef}: recall@{k} {r:.3}, {t_ann:?} per query");
         }
         store.tune_ann(NPROBES, REFINE_FACTOR);
+        store.tune_ef(EF);
     }
     // Rows written after the index are still found (searched flat next to the index).
     let extra = clustered(&mut rng, 10, dim, 2);
@@ -209,5 +219,32 @@ async fn ann_recall_large() -> R {
     let rows = env("QUIRE_ANN_ROWS", 100_000);
     let r = run(rows, env("QUIRE_ANN_DIM", 384), rows / 2).await?;
     assert!(r >= 0.9, "recall@10 {r}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_index_of_another_kind_is_not_used_and_maintain_replaces_it() -> R {
+    let dir = tempfile::tempdir().map_err(|e| quire_core::Error::io("tempdir", e))?;
+    let options = |ann_kind| StoreOptions { ann_index_threshold: 3000, ann_kind, ..StoreOptions::default() };
+    let mut rng = Rng(0x0dd_ba11);
+    let vectors = clustered(&mut rng, 4000, 32, 8);
+    let all = SearchFilter::default();
+    {
+        let store = LanceStore::open_with(dir.path(), MODEL, 32, options(AnnKind::IvfPq)).await?;
+        fill(&store, &vectors, 1000).await?;
+        store.maintain().await?;
+        assert_eq!(store.has_indexes(), (true, true));
+    }
+    let store = LanceStore::open_with(dir.path(), MODEL, 32, options(AnnKind::IvfHnswSq)).await?;
+    assert!(!store.has_indexes().1, "the IVF-PQ index was taken for the configured HNSW index");
+    let exact = store.vector_search(&vectors[77], 1, &all).await?;
+    assert!((exact[0].score - 1.0).abs() < 1e-3, "{exact:?}");
+    store.maintain().await?;
+    assert_eq!(store.has_indexes(), (true, true), "maintain did not build the configured index");
+    let hits = store.vector_search(&vectors[77], 1, &all).await?;
+    assert_eq!(hits[0].chunk.id(), exact[0].chunk.id());
+    drop(store);
+    let store = LanceStore::open_with(dir.path(), MODEL, 32, options(AnnKind::IvfHnswSq)).await?;
+    assert!(store.has_indexes().1, "the HNSW index was not found again on opening");
     Ok(())
 }
