@@ -67,8 +67,8 @@ pub enum BenchCommand {
         seed: Vec<PathBuf>,
         #[arg(short, default_value_t = 10)]
         k: usize,
-        /// The ANN index built past the threshold: ivf-pq (the app's) or ivf-hnsw-sq.
-        #[arg(long, default_value = "ivf-pq", value_parser = ["ivf-pq", "ivf-hnsw-sq"])]
+        /// The ANN index built past the threshold: ivf-hnsw-sq (the app's) or ivf-pq (the former one).
+        #[arg(long, default_value = "ivf-hnsw-sq", value_parser = ["ivf-hnsw-sq", "ivf-pq"])]
         ann: String,
         /// IVF partitions searched (default: the app's).
         #[arg(long, default_value_t = quire_store::NPROBES)]
@@ -467,7 +467,7 @@ pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usiz
         }
         BenchCommand::Search { chunks, queries, seed, k, ann, nprobes, refine, ef, json } => {
             options.store.ann_kind =
-                if ann == "ivf-hnsw-sq" { quire_store::AnnKind::IvfHnswSq } else { quire_store::AnnKind::IvfPq };
+                if ann == "ivf-pq" { quire_store::AnnKind::IvfPq } else { quire_store::AnnKind::IvfHnswSq };
             (options.store.nprobes, options.store.refine_factor, options.store.ef) = (*nprobes, *refine, *ef);
             let seed = if seed.is_empty() { vec![default_corpus()?] } else { seed.clone() };
             let queries = match queries {

@@ -112,9 +112,10 @@ async fn recall(store: &LanceStore, queries: &[Vec<f32>], k: usize) -> quire_cor
 
 async fn run(rows: usize, dim: usize, threshold: usize) -> quire_core::Result<f64> {
     let dir = tempfile::tempdir().map_err(|e| quire_core::Error::io("tempdir", e))?;
+    // The app's kind of index, or IVF-PQ with QUIRE_ANN_KIND=pq.
     let ann_kind = match std::env::var("QUIRE_ANN_KIND").as_deref() {
-        Ok("hnsw") => AnnKind::IvfHnswSq,
-        _ => AnnKind::IvfPq,
+        Ok("pq") => AnnKind::IvfPq,
+        _ => AnnKind::default(),
     };
     let options = StoreOptions { ann_index_threshold: threshold, ann_kind, ..StoreOptions::default() };
     let store = LanceStore::open_with(dir.path(), MODEL, dim, options).await?;
