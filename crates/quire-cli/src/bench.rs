@@ -76,6 +76,13 @@ pub enum BenchCommand {
         /// Candidates re-ranked by exact distance, per result (default: the app's).
         #[arg(long, default_value_t = quire_store::REFINE_FACTOR)]
         refine: u32,
+        /// Keep the library in DIR and reuse it in later runs with the same DIR and --chunks (its build takes
+        /// minutes at 100k chunks); without it, the library is built in a temporary folder and removed.
+        #[arg(long, value_name = "DIR")]
+        library: Option<PathBuf>,
+        /// Times every question this many times (more samples for the percentiles, or for a profiler).
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
         /// Candidates an HNSW search keeps while walking the graph (ivf-hnsw-sq only).
         #[arg(long, default_value_t = quire_store::EF)]
         ef: usize,
@@ -380,7 +387,10 @@ struct SearchBench {
     /// Of each question's exact nearest `candidates` chunks, the share the vector search returned.
     vector_recall: f64,
     ann: String,
+    /// Seconds to build the library (0 when an earlier run's library was reused).
     build_s: f64,
+    /// The library came from an earlier run (`--library`).
+    reused: bool,
     embedding_model: String,
 }
 
@@ -465,7 +475,7 @@ pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usiz
                 crate::bench_watch::print(&report);
             }
         }
-        BenchCommand::Search { chunks, queries, seed, k, ann, nprobes, refine, ef, json } => {
+        BenchCommand::Search { chunks, queries, seed, k, ann, nprobes, refine, ef, library, rounds, json } => {
             options.store.ann_kind =
                 if ann == "ivf-pq" { quire_store::AnnKind::IvfPq } else { quire_store::AnnKind::IvfHnswSq };
             (options.store.nprobes, options.store.refine_factor, options.store.ef) = (*nprobes, *refine, *ef);
@@ -474,12 +484,16 @@ pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usiz
                 Some(q) => q.clone(),
                 None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/faq-eval-en"),
             };
-            let report = bench_search(options, &seed, &queries, *chunks, *k).await?;
+            let report = bench_search(options, &seed, &queries, *chunks, *k, library.as_deref(), *rounds).await?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 let r = &report;
-                println!("library     {} chunks (built in {:.1} s)", r.chunks, r.build_s);
+                if r.reused {
+                    println!("library     {} chunks (reused)", r.chunks);
+                } else {
+                    println!("library     {} chunks (built in {:.1} s)", r.chunks, r.build_s);
+                }
                 println!("queries     {} (k = {})", r.queries, r.k);
                 println!("latency     p50 {:.1} ms, p95 {:.1} ms, mean {:.1} ms", r.p50_ms, r.p95_ms, r.mean_ms);
                 println!("embedding   p50 {:.1} ms of each query", r.embed_p50_ms);
@@ -672,17 +686,36 @@ async fn bench_search(
     queries: &Path,
     target: usize,
     k: usize,
+    keep: Option<&Path>,
+    rounds: usize,
 ) -> Result<SearchBench> {
-    let data = DataDir::new(&options, false, "bench-search")?;
+    let data = match keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            DataDir { path: dir.to_path_buf(), temporary: false }
+        }
+        None => DataDir::new(&options, false, "bench-search")?,
+    };
     options.data_dir = data.path.clone();
     let library = quire_app::open_library(&options).await?;
     let started = Instant::now();
-    library.ingest(seed, &IngestOptions::default(), &|_| {}, None).await?;
-    let chunks = grow(&library, target).await?;
+    let held = library.store().stats().await?.chunks;
+    let reused = held > 0;
+    let chunks = if !reused {
+        library.ingest(seed, &IngestOptions::default(), &|_| {}, None).await?;
+        grow(&library, target).await?
+    } else if held as usize == target {
+        held
+    } else {
+        bail!(
+            "{} holds a library of {held} chunks, not {target}: give --chunks {held} or another folder",
+            data.path.display()
+        );
+    };
     let mut build_s = started.elapsed().as_secs_f64();
 
-    // Each question's exact nearest chunks, before `maintain` builds the ANN index (past its threshold): what
-    // the index's candidates are compared with.
+    // Each question's exact nearest chunks (brute force, whatever index exists): what the index's candidates
+    // are compared with.
     let set = load_beir(queries)?;
     let n = library.config().candidates.max(k);
     let filter = SearchFilter::default();
@@ -691,7 +724,7 @@ async fn bench_search(
     for q in &set.queries {
         let embedded = library.embedder().embed(vec![q.text.clone()]).await?;
         let vector = embedded.vectors.into_iter().next().context("no query vector")?;
-        let hits = library.store().vector_search(&vector, n, &filter).await?;
+        let hits = library.store().exact_vector_search(&vector, n, &filter).await?;
         exact.push(hits.iter().map(|h| h.chunk.id()).collect::<std::collections::HashSet<_>>());
         vectors.push(vector);
     }
@@ -709,7 +742,8 @@ async fn bench_search(
     let mut embed_times = Vec::with_capacity(set.queries.len());
     let mut vector_times = Vec::with_capacity(set.queries.len());
     let mut fulltext_times = Vec::with_capacity(set.queries.len());
-    for ((q, vector), exact) in set.queries.iter().zip(&vectors).zip(&exact) {
+    let timed = (0..rounds.max(1)).flat_map(|_| set.queries.iter().zip(&vectors).zip(&exact));
+    for ((q, vector), exact) in timed {
         let t = Instant::now();
         library.embedder().embed(vec![q.text.clone()]).await?;
         embed_times.push(ms(t));
@@ -743,6 +777,7 @@ async fn bench_search(
         vector_recall: found as f64 / wanted.max(1) as f64,
         ann: format!("{:?}", options.store),
         build_s,
+        reused,
         embedding_model: library.embedder().info().model_id.clone(),
     })
 }

@@ -86,6 +86,11 @@ pub trait Store: Send + Sync {
     async fn chunk_rows(&self, doc_id: &str) -> Result<Vec<ChunkRow>>;
     /// Nearest chunks by cosine similarity (score = similarity, higher is better).
     async fn vector_search(&self, vector: &[f32], k: usize, filter: &SearchFilter) -> Result<Vec<Hit>>;
+    /// The exact nearest chunks, by brute force even where `vector_search` uses an approximate index: the
+    /// ground truth that an index's recall is measured against. Stores without an index search exactly anyway.
+    async fn exact_vector_search(&self, vector: &[f32], k: usize, filter: &SearchFilter) -> Result<Vec<Hit>> {
+        self.vector_search(vector, k, filter).await
+    }
     /// Best chunks by BM25 over the analysed terms (`query_terms` comes from `crate::analyze`).
     async fn fulltext_search(&self, query_terms: &str, k: usize, filter: &SearchFilter) -> Result<Vec<Hit>>;
     async fn stats(&self) -> Result<LibraryStats>;

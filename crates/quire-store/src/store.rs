@@ -525,11 +525,6 @@ impl LanceStore {
         self.ef.store(ef.max(1), Ordering::Relaxed);
     }
 
-    /// Exact (brute-force) nearest chunks, whatever indexes exist: the ground truth for measuring ANN recall.
-    pub async fn exact_vector_search(&self, vector: &[f32], k: usize, filter: &SearchFilter) -> Result<Vec<Hit>> {
-        self.vector_search_inner(vector, k, filter, true).await
-    }
-
     fn vis_read(&self) -> RwLockReadGuard<'_, Visibility> {
         self.visibility.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -886,6 +881,10 @@ impl Store for LanceStore {
 
     async fn vector_search(&self, vector: &[f32], k: usize, filter: &SearchFilter) -> Result<Vec<Hit>> {
         self.vector_search_inner(vector, k, filter, false).await
+    }
+
+    async fn exact_vector_search(&self, vector: &[f32], k: usize, filter: &SearchFilter) -> Result<Vec<Hit>> {
+        self.vector_search_inner(vector, k, filter, true).await
     }
 
     async fn fulltext_search(&self, query_terms: &str, k: usize, filter: &SearchFilter) -> Result<Vec<Hit>> {
