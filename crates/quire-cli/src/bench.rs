@@ -748,12 +748,12 @@ async fn bench_search(
         library.embedder().embed(vec![q.text.clone()]).await?;
         embed_times.push(ms(t));
         let t = Instant::now();
-        let hits = library.store().vector_search(vector, n, &filter).await?;
+        let found_now = library.store().vector_candidates(vector, n, &filter).await?;
         vector_times.push(ms(t));
-        found += hits.iter().filter(|h| exact.contains(&h.chunk.id())).count();
+        found += found_now.iter().filter(|c| exact.contains(&c.id())).count();
         wanted += exact.len();
         let t = Instant::now();
-        library.store().fulltext_search(&quire_core::analyze::terms(&q.text), n, &filter).await?;
+        library.store().fulltext_candidates(&quire_core::analyze::terms(&q.text), n, &filter).await?;
         fulltext_times.push(ms(t));
         let t = Instant::now();
         library.search(&q.text, k, SearchMode::Hybrid, &filter).await?;

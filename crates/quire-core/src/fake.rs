@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, ExtractError, Result};
 use crate::traits::{ChunkRow, Embedder, EmbedderInfo, Embeddings, Extractor, SearchFilter, Store};
-use crate::types::{Block, BlockKind, DocStatus, DocumentRecord, ExtractedDoc, Format, Hit, LibraryStats};
+use crate::types::{Block, BlockKind, Candidate, DocStatus, DocumentRecord, ExtractedDoc, Format, Hit, LibraryStats};
 
 /// A store in memory. It can be told to fail the next chunk write, as a crash mid-document would.
 #[derive(Default)]
@@ -119,6 +119,15 @@ impl Store for MemoryStore {
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         hits.truncate(k);
         Ok(hits)
+    }
+
+    async fn read_hits(&self, candidates: &[Candidate]) -> Result<Vec<Hit>> {
+        let rows: HashMap<String, ChunkRow> =
+            self.searchable(&SearchFilter::default()).into_iter().map(|r| (r.chunk.id(), r)).collect();
+        Ok(candidates
+            .iter()
+            .filter_map(|c| rows.get(&c.id()).map(|r| Hit { chunk: r.chunk.clone(), score: c.score }))
+            .collect())
     }
 
     async fn stats(&self) -> Result<LibraryStats> {

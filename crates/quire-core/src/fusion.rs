@@ -9,7 +9,38 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::Hit;
+use crate::types::{Candidate, Hit};
+
+/// A search result that fusion can rank: an id shared by both retrievers' lists, and a score.
+pub trait Ranked: Clone {
+    fn id(&self) -> String;
+    fn score(&self) -> f32;
+    fn set_score(&mut self, score: f32);
+}
+
+impl Ranked for Hit {
+    fn id(&self) -> String {
+        self.chunk.id()
+    }
+    fn score(&self) -> f32 {
+        self.score
+    }
+    fn set_score(&mut self, score: f32) {
+        self.score = score;
+    }
+}
+
+impl Ranked for Candidate {
+    fn id(&self) -> String {
+        Candidate::id(self)
+    }
+    fn score(&self) -> f32 {
+        self.score
+    }
+    fn set_score(&mut self, score: f32) {
+        self.score = score;
+    }
+}
 
 /// How two ranked lists become one.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -28,41 +59,41 @@ impl Default for Fusion {
 }
 
 /// Fuses two result lists (each best first) into one, best first, scored by the fusion.
-pub fn fuse(vector: &[Hit], fulltext: &[Hit], fusion: Fusion) -> Vec<Hit> {
-    let mut merged: HashMap<String, (Hit, f32)> = HashMap::new();
-    let mut add = |hits: &[Hit], score_of: &dyn Fn(usize, &Hit) -> f32| {
+pub fn fuse<T: Ranked>(vector: &[T], fulltext: &[T], fusion: Fusion) -> Vec<T> {
+    let mut merged: HashMap<String, (T, f32)> = HashMap::new();
+    let mut add = |hits: &[T], score_of: &dyn Fn(usize, &T) -> f32| {
         for (i, h) in hits.iter().enumerate() {
             let s = score_of(i, h);
-            merged.entry(h.chunk.id()).and_modify(|(_, acc)| *acc += s).or_insert_with(|| (h.clone(), s));
+            merged.entry(h.id()).and_modify(|(_, acc)| *acc += s).or_insert_with(|| (h.clone(), s));
         }
     };
     match fusion {
         Fusion::Convex { alpha } => {
             let nv = normaliser(vector);
             let nf = normaliser(fulltext);
-            add(vector, &|_, h| alpha * nv(h.score));
-            add(fulltext, &|_, h| (1.0 - alpha) * nf(h.score));
+            add(vector, &|_, h| alpha * nv(h.score()));
+            add(fulltext, &|_, h| (1.0 - alpha) * nf(h.score()));
         }
         Fusion::Rrf { k, vector_weight, fulltext_weight } => {
             add(vector, &|i, _| vector_weight / (k + i as f32 + 1.0));
             add(fulltext, &|i, _| fulltext_weight / (k + i as f32 + 1.0));
         }
     }
-    let mut out: Vec<Hit> = merged
+    let mut out: Vec<T> = merged
         .into_values()
         .map(|(mut h, s)| {
-            h.score = s;
+            h.set_score(s);
             h
         })
         .collect();
-    out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.chunk.id().cmp(&b.chunk.id())));
+    out.sort_by(|a, b| b.score().total_cmp(&a.score()).then_with(|| a.id().cmp(&b.id())));
     out
 }
 
 /// Min-max normalisation over a result list; a list whose scores are all equal maps to 1.
-fn normaliser(hits: &[Hit]) -> impl Fn(f32) -> f32 + use<> {
+fn normaliser<T: Ranked>(hits: &[T]) -> impl Fn(f32) -> f32 + use<T> {
     let (lo, hi) =
-        hits.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), h| (lo.min(h.score), hi.max(h.score)));
+        hits.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), h| (lo.min(h.score()), hi.max(h.score())));
     move |s: f32| if hi > lo { (s - lo) / (hi - lo) } else { 1.0 }
 }
 
@@ -121,7 +152,21 @@ mod tests {
         let fused = fuse(&v, &[], Fusion::default());
         assert_eq!(ids(&fused), vec!["a", "b"]);
         assert!(fused.iter().all(|h| (0.0..=1.0).contains(&h.score)));
-        assert!(fuse(&[], &[], Fusion::default()).is_empty());
+        assert!(fuse::<Hit>(&[], &[], Fusion::default()).is_empty());
+    }
+
+    #[test]
+    fn candidates_fuse_as_the_hits_they_stand_for() {
+        let v = [hit("a", 0.9), hit("b", 0.5), hit("c", 0.1)];
+        let f = [hit("c", 7.0), hit("d", 3.0), hit("a", 1.0)];
+        let cand = |hits: &[Hit]| hits.iter().map(Candidate::of).collect::<Vec<_>>();
+        for fusion in [Fusion::default(), Fusion::Rrf { k: 60.0, vector_weight: 1.0, fulltext_weight: 0.5 }] {
+            let by_hit: Vec<(String, f32)> = fuse(&v, &f, fusion).iter().map(|h| (h.chunk.id(), h.score)).collect();
+            let by_candidate: Vec<(String, f32)> =
+                fuse(&cand(&v), &cand(&f), fusion).iter().map(|c| (c.id(), c.score)).collect();
+            assert_eq!(by_hit, by_candidate);
+            assert_eq!(by_hit.len(), 4);
+        }
     }
 
     #[test]

@@ -905,7 +905,7 @@ impl Library {
             }
             let embedded = self.embedder.embed(vec![query.to_string()]).await?;
             let v = embedded.vectors.into_iter().next().ok_or_else(|| Error::Model("no query vector".into()))?;
-            self.store.vector_search(&v, n, filter).await
+            self.store.vector_candidates(&v, n, filter).await
         };
         let fulltext = async {
             if mode == SearchMode::Vector {
@@ -915,17 +915,19 @@ impl Library {
             if terms.is_empty() {
                 return Ok(Vec::new());
             }
-            self.store.fulltext_search(&terms, n, filter).await
+            self.store.fulltext_candidates(&terms, n, filter).await
         };
         let (vector, fulltext) = tokio::join!(vector, fulltext);
         let (vector, fulltext) = (vector?, fulltext?);
-        let best_similarity = vector.iter().map(|h| h.score).reduce(f32::max);
-        let mut hits = match mode {
+        let best_similarity = vector.iter().map(|c| c.score).reduce(f32::max);
+        let mut picked = match mode {
             SearchMode::Vector => vector,
             SearchMode::Fulltext => fulltext,
             SearchMode::Hybrid => fuse(&vector, &fulltext, self.config.fusion),
         };
-        hits.truncate(k);
+        picked.truncate(k);
+        // Only the chunks that made the list are read (their text is most of what a search reads).
+        let hits = self.store.read_hits(&picked).await?;
         Ok(Retrieval { hits, best_similarity })
     }
 }

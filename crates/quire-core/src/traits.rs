@@ -6,7 +6,7 @@ use std::path::Path;
 use async_trait::async_trait;
 
 use crate::error::{ExtractError, Result};
-use crate::types::{Chunk, DocumentRecord, ExtractedDoc, Format, Hit, LibraryStats};
+use crate::types::{Candidate, Chunk, DocumentRecord, ExtractedDoc, Format, Hit, LibraryStats};
 
 /// Turns a file into structured text. Implementations isolate parsers from the caller.
 #[async_trait]
@@ -93,6 +93,17 @@ pub trait Store: Send + Sync {
     }
     /// Best chunks by BM25 over the analysed terms (`query_terms` comes from `crate::analyze`).
     async fn fulltext_search(&self, query_terms: &str, k: usize, filter: &SearchFilter) -> Result<Vec<Hit>>;
+    /// What `vector_search` finds, without reading the chunks (hybrid search reads only the ones it keeps).
+    async fn vector_candidates(&self, vector: &[f32], k: usize, filter: &SearchFilter) -> Result<Vec<Candidate>> {
+        Ok(self.vector_search(vector, k, filter).await?.iter().map(Candidate::of).collect())
+    }
+    /// What `fulltext_search` finds, without reading the chunks.
+    async fn fulltext_candidates(&self, query_terms: &str, k: usize, filter: &SearchFilter) -> Result<Vec<Candidate>> {
+        Ok(self.fulltext_search(query_terms, k, filter).await?.iter().map(Candidate::of).collect())
+    }
+    /// The chunks of `candidates`, in their order and with their scores. A candidate whose chunk is no longer
+    /// searchable (its document removed or hidden since the search) is left out.
+    async fn read_hits(&self, candidates: &[Candidate]) -> Result<Vec<Hit>>;
     async fn stats(&self) -> Result<LibraryStats>;
     /// Background upkeep: index new rows, compact small fragments, remove old versions.
     async fn maintain(&self) -> Result<()>;

@@ -184,6 +184,32 @@ pub struct Hit {
     pub score: f32,
 }
 
+/// A chunk a search found, before the chunk itself is read: what fusion ranks. The store reads only the
+/// candidates that make the final list ([`crate::Store::read_hits`]), not every candidate of both retrievers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub doc_id: String,
+    /// Position of the chunk in its document, from 0.
+    pub index: u32,
+    /// Higher is better, as in [`Hit::score`].
+    pub score: f32,
+    /// Where the store found the row, to read it again quickly (a hint: the store checks it, as the row may
+    /// have moved since). `None` when the store has no such handle.
+    pub row: Option<u64>,
+}
+
+impl Candidate {
+    /// The [`Chunk::id`] of the chunk found.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.doc_id, self.index)
+    }
+
+    /// The candidate of a hit already read.
+    pub fn of(hit: &Hit) -> Candidate {
+        Candidate { doc_id: hit.chunk.doc_id.clone(), index: hit.chunk.index, score: hit.score, row: None }
+    }
+}
+
 /// Which retrievers a search uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

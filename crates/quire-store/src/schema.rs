@@ -34,6 +34,8 @@ pub(crate) mod col {
     pub const VECTOR: &str = "vector";
     /// Added by LanceDB to vector-search results.
     pub const DISTANCE: &str = "_distance";
+    /// Lance's row id, which a query returns when asked for it (`with_row_id`).
+    pub const ROW_ID: &str = "_rowid";
     /// Added by LanceDB to full-text results.
     pub const SCORE: &str = "_score";
 }
@@ -217,12 +219,12 @@ pub(crate) fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a Stri
     a.as_string_opt::<i32>().ok_or_else(|| wrong_type(name, a))
 }
 
-fn u32s<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a UInt32Array> {
+pub(crate) fn u32s<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a UInt32Array> {
     let a = column(batch, name)?;
     a.as_primitive_opt::<UInt32Type>().ok_or_else(|| wrong_type(name, a))
 }
 
-fn u64s<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a UInt64Array> {
+pub(crate) fn u64s<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a UInt64Array> {
     let a = column(batch, name)?;
     a.as_primitive_opt::<UInt64Type>().ok_or_else(|| wrong_type(name, a))
 }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use std::panic::AssertUnwindSafe;
 
 use futures::{FutureExt, TryStreamExt};
-use lancedb::arrow::arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
+use lancedb::arrow::arrow_array::{Array, RecordBatch, RecordBatchIterator, RecordBatchReader};
 use lancedb::arrow::arrow_schema::SchemaRef;
 use lancedb::index::scalar::{FtsIndexBuilder, FullTextSearchQuery};
 use lancedb::index::vector::{IvfHnswSqIndexBuilder, IvfPqIndexBuilder};
@@ -18,7 +18,9 @@ use lancedb::index::{Index, IndexType};
 use lancedb::query::{ExecutableQuery, QueryBase, Select};
 use lancedb::table::{CompactionOptions, OptimizeAction, OptimizeOptions};
 use lancedb::{Connection, DistanceType, Table, connect};
-use quire_core::{ChunkRow, DocStatus, DocumentRecord, Error, Hit, LibraryStats, Result, SearchFilter, Store};
+use quire_core::{
+    Candidate, Chunk, ChunkRow, DocStatus, DocumentRecord, Error, Hit, LibraryStats, Result, SearchFilter, Store,
+};
 use tracing::{debug, info, warn};
 
 use crate::error::{Context, store_error};
@@ -43,6 +45,25 @@ const MAX_RECOVERY_STEPS: usize = 8;
 /// query when it is not asked for).
 fn hit_columns_with(score: &'static str) -> Vec<&'static str> {
     HIT_COLUMNS.iter().copied().chain([score]).collect()
+}
+
+/// The columns a search reads when it returns candidates ([`quire_core::Candidate`]) rather than chunks.
+const CANDIDATE_COLUMNS: &[&str] = &[col::DOC_ID, col::IDX];
+
+/// Which columns a search reads back: whole chunks, or only what identifies them (and their row ids).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Chunks,
+    Candidates,
+}
+
+impl Read {
+    fn columns(self, score: &'static str) -> Vec<&'static str> {
+        match self {
+            Read::Chunks => hit_columns_with(score),
+            Read::Candidates => CANDIDATE_COLUMNS.iter().copied().chain([score]).collect(),
+        }
+    }
 }
 
 /// After this many commits to a table since its last compaction, the next write compacts it first. Every commit
@@ -711,13 +732,15 @@ impl LanceStore {
         Ok(hits)
     }
 
-    async fn vector_search_inner(
+    /// The batches of a vector search: `k` rows at most, best first by distance (in its `_distance` column).
+    async fn vector_query(
         &self,
         vector: &[f32],
         k: usize,
         filter: &SearchFilter,
         exact: bool,
-    ) -> Result<Vec<Hit>> {
+        read: Read,
+    ) -> Result<Vec<RecordBatch>> {
         if vector.len() != self.dim {
             return Err(Error::InvalidInput(format!(
                 "the query vector has dimension {}, expected {}",
@@ -740,7 +763,10 @@ impl LanceStore {
             .column(col::VECTOR)
             .distance_type(DistanceType::Cosine)
             .limit(k)
-            .select(Select::columns(&hit_columns_with(col::DISTANCE)));
+            .select(Select::columns(&read.columns(col::DISTANCE)));
+        if read == Read::Candidates {
+            query = query.with_row_id();
+        }
         if let Some(p) = predicate {
             query = query.only_if(p);
         }
@@ -759,10 +785,97 @@ impl LanceStore {
                 query = query.ef(self.ef.load(Ordering::Relaxed).max(refined));
             }
         }
-        let batches = collect(query).await.context("vector search failed")?;
+        collect(query).await.context("vector search failed")
+    }
+
+    async fn vector_search_inner(
+        &self,
+        vector: &[f32],
+        k: usize,
+        filter: &SearchFilter,
+        exact: bool,
+    ) -> Result<Vec<Hit>> {
+        let batches = self.vector_query(vector, k, filter, exact, Read::Chunks).await?;
         let mut hits = Self::hits(&batches, col::DISTANCE, |d| 1.0 - d)?;
         hits.truncate(k);
         Ok(hits)
+    }
+
+    /// The batches of a full-text search: `k` rows at most, best first by BM25 (in its `_score` column).
+    async fn fulltext_query(
+        &self,
+        query_terms: &str,
+        k: usize,
+        filter: &SearchFilter,
+        read: Read,
+    ) -> Result<Vec<RecordBatch>> {
+        let Ok(predicate) = self.search_predicate(filter) else { return Ok(Vec::new()) };
+        if k == 0 || query_terms.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.fts_ready.load(Ordering::Acquire) {
+            let _w = self.writer.lock().await;
+            self.ensure_fts_index().await?;
+            if !self.fts_ready.load(Ordering::Acquire) {
+                return Ok(Vec::new()); // no chunks at all
+            }
+        }
+        let fts = FullTextSearchQuery::new(query_terms.to_string())
+            .with_column(col::TERMS.to_string())
+            .context("invalid full-text query")?;
+        let mut query =
+            self.chunks.query().full_text_search(fts).limit(k).select(Select::columns(&read.columns(col::SCORE)));
+        if read == Read::Candidates {
+            query = query.with_row_id();
+        }
+        if let Some(p) = predicate {
+            query = query.only_if(p);
+        }
+        collect(query).await.context("full-text search failed")
+    }
+
+    /// Candidates from the batches of a search run with [`Read::Candidates`], best first.
+    fn candidates(batches: &[RecordBatch], score_column: &str, score: impl Fn(f32) -> f32) -> Result<Vec<Candidate>> {
+        let mut out = Vec::new();
+        for b in batches {
+            let scores = schema::f32s(b, score_column)?;
+            let doc_ids = schema::strings(b, col::DOC_ID)?;
+            let idx = schema::u32s(b, col::IDX)?;
+            let rows = schema::u64s(b, col::ROW_ID)?;
+            for i in 0..b.num_rows() {
+                let Some(s) = scores.is_valid(i).then(|| score(scores.value(i))).filter(|s| s.is_finite()) else {
+                    continue;
+                };
+                out.push(Candidate {
+                    doc_id: doc_ids.value(i).to_string(),
+                    index: idx.value(i),
+                    score: s,
+                    row: rows.is_valid(i).then(|| rows.value(i)),
+                });
+            }
+        }
+        out.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(out)
+    }
+
+    /// The chunks with these ids that are searchable now (the slow way: a filtered scan), by id.
+    async fn chunks_by_id(&self, ids: &[String]) -> Result<HashMap<String, Chunk>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut predicate = sql::in_list(col::CHUNK_ID, ids.iter().map(String::as_str));
+        if let Some(hidden) = sql::search_predicate(&self.vis_read().hidden, &SearchFilter::default()) {
+            predicate = format!("({predicate}) AND ({hidden})");
+        }
+        let query = self.chunks.query().only_if(predicate).select(Select::columns(HIT_COLUMNS));
+        let batches = collect(query).await.context("could not read the chunks found")?;
+        let mut out = HashMap::new();
+        for b in &batches {
+            for chunk in schema::read_chunks(b)? {
+                out.insert(chunk.id(), chunk);
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -888,29 +1001,53 @@ impl Store for LanceStore {
     }
 
     async fn fulltext_search(&self, query_terms: &str, k: usize, filter: &SearchFilter) -> Result<Vec<Hit>> {
-        let Ok(predicate) = self.search_predicate(filter) else { return Ok(Vec::new()) };
-        if k == 0 || query_terms.trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        if !self.fts_ready.load(Ordering::Acquire) {
-            let _w = self.writer.lock().await;
-            self.ensure_fts_index().await?;
-            if !self.fts_ready.load(Ordering::Acquire) {
-                return Ok(Vec::new()); // no chunks at all
-            }
-        }
-        let fts = FullTextSearchQuery::new(query_terms.to_string())
-            .with_column(col::TERMS.to_string())
-            .context("invalid full-text query")?;
-        let mut query =
-            self.chunks.query().full_text_search(fts).limit(k).select(Select::columns(&hit_columns_with(col::SCORE)));
-        if let Some(p) = predicate {
-            query = query.only_if(p);
-        }
-        let batches = collect(query).await.context("full-text search failed")?;
+        let batches = self.fulltext_query(query_terms, k, filter, Read::Chunks).await?;
         let mut hits = Self::hits(&batches, col::SCORE, |s| s)?;
         hits.truncate(k);
         Ok(hits)
+    }
+
+    async fn vector_candidates(&self, vector: &[f32], k: usize, filter: &SearchFilter) -> Result<Vec<Candidate>> {
+        let batches = self.vector_query(vector, k, filter, false, Read::Candidates).await?;
+        let mut found = Self::candidates(&batches, col::DISTANCE, |d| 1.0 - d)?;
+        found.truncate(k);
+        Ok(found)
+    }
+
+    async fn fulltext_candidates(&self, query_terms: &str, k: usize, filter: &SearchFilter) -> Result<Vec<Candidate>> {
+        let batches = self.fulltext_query(query_terms, k, filter, Read::Candidates).await?;
+        let mut found = Self::candidates(&batches, col::SCORE, |s| s)?;
+        found.truncate(k);
+        Ok(found)
+    }
+
+    async fn read_hits(&self, candidates: &[Candidate]) -> Result<Vec<Hit>> {
+        // Read by row id (a take: only these rows are read); a row id can go stale when a write or compaction
+        // lands between the search and this read, so each row read is checked against its candidate, and the
+        // candidates not found that way are looked up by id.
+        let rows: Vec<u64> = candidates.iter().filter_map(|c| c.row).collect();
+        let mut found: HashMap<String, Chunk> = HashMap::new();
+        if !rows.is_empty() {
+            let query = self.chunks.take_row_ids(rows).select(Select::columns(HIT_COLUMNS));
+            match collect(query).await {
+                Ok(batches) => {
+                    for b in &batches {
+                        for chunk in schema::read_chunks(b)? {
+                            found.insert(chunk.id(), chunk);
+                        }
+                    }
+                }
+                Err(e) => debug!(error = %e, "reading the chunks found by row id failed; reading them by id"),
+            }
+        }
+        let hidden = self.vis_read().hidden.clone();
+        found.retain(|_, chunk| !hidden.contains(&chunk.doc_id));
+        let missing: Vec<String> = candidates.iter().map(Candidate::id).filter(|id| !found.contains_key(id)).collect();
+        found.extend(self.chunks_by_id(&missing).await?);
+        Ok(candidates
+            .iter()
+            .filter_map(|c| found.get(&c.id()).map(|chunk| Hit { chunk: chunk.clone(), score: c.score }))
+            .collect())
     }
 
     async fn stats(&self) -> Result<LibraryStats> {

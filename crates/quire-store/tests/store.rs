@@ -84,6 +84,10 @@ async fn index_doc(store: &LanceStore, id: &str, path: &str, rows: Vec<ChunkRow>
     store.upsert_document(&d).await
 }
 
+fn scored(hits: &[quire_core::Hit]) -> Vec<(String, f32)> {
+    hits.iter().map(|h| (h.chunk.id(), h.score)).collect()
+}
+
 fn ids(hits: &[quire_core::Hit]) -> Vec<String> {
     hits.iter().map(|h| h.chunk.id()).collect()
 }
@@ -658,5 +662,64 @@ async fn another_models_table_is_filled_beside_the_current_one_and_opened_when_s
 
     let back = open(dir.path()).await?;
     assert_eq!(back.stats().await?.chunks, 0, "the old model's table was removed");
+    Ok(())
+}
+
+#[tokio::test]
+async fn candidates_read_back_as_the_hits_a_search_returns() -> R {
+    let dir = tmp();
+    let store = open(dir.path()).await?;
+    for (i, id) in ["a", "b", "c"].iter().enumerate() {
+        index_doc(&store, id, &format!("/{id}.txt"), rows(id, &format!("/{id}.txt"), 12, i as u64 + 1)).await?;
+    }
+    let all = SearchFilter::default();
+    let q = rows("b", "/b.txt", 12, 2).remove(4).vector;
+
+    // The same chunks, order and scores as the searches that read whole chunks.
+    let found = store.vector_candidates(&q, 8, &all).await?;
+    assert!(found.iter().all(|c| c.row.is_some()), "Lance hands back each row's id");
+    let hits = store.vector_search(&q, 8, &all).await?;
+    assert_eq!(found.iter().map(|c| c.id()).collect::<Vec<_>>(), ids(&hits));
+    assert_eq!(store.read_hits(&found).await?, hits);
+    // (BM25 ties here, which either search may order and cut either way: compared by id, against every match.)
+    let found_text = store.fulltext_candidates("common word3", 5, &all).await?;
+    let hits_text = store.read_hits(&found_text).await?;
+    assert_eq!(found_text.iter().map(|c| (c.id(), c.score)).collect::<Vec<_>>(), scored(&hits_text));
+    let searched: std::collections::HashMap<String, quire_core::Hit> =
+        store.fulltext_search("common word3", 100, &all).await?.into_iter().map(|h| (h.chunk.id(), h)).collect();
+    assert_eq!(searched.len(), 36);
+    assert!(hits_text.iter().all(|h| searched.get(&h.chunk.id()) == Some(h)));
+
+    // Rows written, removed and compacted between the search and the read: the row ids found before no longer
+    // point at those chunks, and the chunks are still read right; a removed document's chunks are left out.
+    let from_a = found.iter().filter(|c| c.doc_id == "a").count();
+    store.remove_document("a").await?;
+    index_doc(&store, "d", "/d.txt", rows("d", "/d.txt", 12, 9)).await?;
+    store.maintain().await?;
+    let read = store.read_hits(&found).await?;
+    let kept: Vec<_> = hits.iter().filter(|h| h.chunk.doc_id != "a").cloned().collect();
+    assert_eq!(read, kept);
+    assert_eq!(read.len(), hits.len() - from_a);
+
+    // A stale or missing row id: read by the chunk's id instead.
+    let mut wrong = found_text.clone();
+    wrong.iter_mut().for_each(|c| c.row = Some(c.row.unwrap_or(0) + 1));
+    wrong.push(quire_core::Candidate { doc_id: "c".into(), index: 11, score: 0.5, row: None });
+    let read = store.read_hits(&wrong).await?;
+    let want: Vec<(String, f32)> = wrong.iter().filter(|c| c.doc_id != "a").map(|c| (c.id(), c.score)).collect();
+    assert_eq!(scored(&read), want);
+    assert_eq!(read.last().map(|h| h.chunk.text.as_str()), Some("text of c #11: common word11 c"));
+
+    // A document indexed again since the search: its new chunks are read, not the deleted rows the ids found.
+    let mut b_again = rows("b", "/b.txt", 12, 2);
+    b_again.iter_mut().for_each(|r| r.chunk.text = format!("{} (edited)", r.chunk.text));
+    index_doc(&store, "b", "/b.txt", b_again).await?;
+    let read = store.read_hits(&found).await?;
+    assert!(read.iter().any(|h| h.chunk.doc_id == "b"));
+    assert!(read.iter().filter(|h| h.chunk.doc_id == "b").all(|h| h.chunk.text.ends_with("(edited)")));
+
+    // A document being re-indexed is hidden from the read as from the search.
+    store.upsert_document(&doc("c", "/c.txt", DocStatus::Indexing, 12)).await?;
+    assert!(store.read_hits(&wrong).await?.iter().all(|h| h.chunk.doc_id != "c"));
     Ok(())
 }
