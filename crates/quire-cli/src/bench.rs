@@ -383,6 +383,8 @@ struct SearchBench {
     /// The two searches that a hybrid query runs side by side, each timed alone (the query already embedded).
     vector_p50_ms: f64,
     fulltext_p50_ms: f64,
+    /// Reading the k chunks that fusion kept, after both searches.
+    read_p50_ms: f64,
     candidates: usize,
     /// Of each question's exact nearest `candidates` chunks, the share the vector search returned.
     vector_recall: f64,
@@ -498,8 +500,9 @@ pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usiz
                 println!("latency     p50 {:.1} ms, p95 {:.1} ms, mean {:.1} ms", r.p50_ms, r.p95_ms, r.mean_ms);
                 println!("embedding   p50 {:.1} ms of each query", r.embed_p50_ms);
                 println!(
-                    "alone       vector search p50 {:.1} ms, full-text search p50 {:.1} ms ({} candidates each)",
-                    r.vector_p50_ms, r.fulltext_p50_ms, r.candidates
+                    "alone       vector search p50 {:.1} ms, full-text search p50 {:.1} ms ({} candidates each), \
+                     reading the {} kept p50 {:.1} ms",
+                    r.vector_p50_ms, r.fulltext_p50_ms, r.candidates, r.k, r.read_p50_ms
                 );
                 println!(
                     "recall      {:.3} of the exact nearest {} chunks found by the vector search",
@@ -742,6 +745,7 @@ async fn bench_search(
     let mut embed_times = Vec::with_capacity(set.queries.len());
     let mut vector_times = Vec::with_capacity(set.queries.len());
     let mut fulltext_times = Vec::with_capacity(set.queries.len());
+    let mut read_times = Vec::with_capacity(set.queries.len());
     let timed = (0..rounds.max(1)).flat_map(|_| set.queries.iter().zip(&vectors).zip(&exact));
     for ((q, vector), exact) in timed {
         let t = Instant::now();
@@ -753,14 +757,19 @@ async fn bench_search(
         found += found_now.iter().filter(|c| exact.contains(&c.id())).count();
         wanted += exact.len();
         let t = Instant::now();
-        library.store().fulltext_candidates(&quire_core::analyze::terms(&q.text), n, &filter).await?;
+        let found_text = library.store().fulltext_candidates(&quire_core::analyze::terms(&q.text), n, &filter).await?;
         fulltext_times.push(ms(t));
+        let mut kept = quire_core::fusion::fuse(&found_now, &found_text, library.config().fusion);
+        kept.truncate(k);
+        let t = Instant::now();
+        library.store().read_hits(&kept).await?;
+        read_times.push(ms(t));
         let t = Instant::now();
         library.search(&q.text, k, SearchMode::Hybrid, &filter).await?;
         times.push(ms(t));
     }
     let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
-    for t in [&mut times, &mut embed_times, &mut vector_times, &mut fulltext_times] {
+    for t in [&mut times, &mut embed_times, &mut vector_times, &mut fulltext_times, &mut read_times] {
         t.sort_by(f64::total_cmp);
     }
     Ok(SearchBench {
@@ -773,6 +782,7 @@ async fn bench_search(
         embed_p50_ms: percentile(&embed_times, 0.5),
         vector_p50_ms: percentile(&vector_times, 0.5),
         fulltext_p50_ms: percentile(&fulltext_times, 0.5),
+        read_p50_ms: percentile(&read_times, 0.5),
         candidates: n,
         vector_recall: found as f64 / wanted.max(1) as f64,
         ann: format!("{:?}", options.store),
