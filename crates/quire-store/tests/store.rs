@@ -718,6 +718,20 @@ async fn candidates_read_back_as_the_hits_a_search_returns() -> R {
     assert!(read.iter().any(|h| h.chunk.doc_id == "b"));
     assert!(read.iter().filter(|h| h.chunk.doc_id == "b").all(|h| h.chunk.text.ends_with("(edited)")));
 
+    // Rows deleted inside a fragment that is still there (compaction put documents c and d in one fragment;
+    // indexing c again deletes its rows there, and d's keep the fragment): the deleted rows are not read back,
+    // c's new chunks are, in the order found.
+    let near_c = rows("c", "/c.txt", 12, 3).remove(4).vector;
+    let fresh = store.vector_candidates(&near_c, 8, &all).await?;
+    assert!(fresh.iter().filter(|c| c.doc_id == "c").count() >= 4, "{fresh:?}");
+    let mut c_again = rows("c", "/c.txt", 12, 3);
+    c_again.iter_mut().for_each(|r| r.chunk.text = format!("{} (edited)", r.chunk.text));
+    index_doc(&store, "c", "/c.txt", c_again).await?;
+    assert!(store.fulltext_search("word3", 100, &all).await?.iter().any(|h| h.chunk.doc_id == "d"));
+    let read = store.read_hits(&fresh).await?;
+    assert_eq!(ids(&read), fresh.iter().map(|c| c.id()).collect::<Vec<_>>());
+    assert!(read.iter().filter(|h| h.chunk.doc_id == "c").all(|h| h.chunk.text.ends_with("(edited)")));
+
     // A document being re-indexed is hidden from the read as from the search.
     store.upsert_document(&doc("c", "/c.txt", DocStatus::Indexing, 12)).await?;
     assert!(store.read_hits(&wrong).await?.iter().all(|h| h.chunk.doc_id != "c"));
