@@ -15,6 +15,8 @@ use crate::types::{Block, BlockKind, Candidate, DocStatus, DocumentRecord, Extra
 /// A store in memory. It can be told to fail the next chunk write, as a crash mid-document would.
 #[derive(Default)]
 pub struct MemoryStore {
+    /// Full-text searches run so far.
+    pub fulltext_searches: AtomicUsize,
     docs: Mutex<BTreeMap<String, DocumentRecord>>,
     chunks: Mutex<HashMap<String, Vec<ChunkRow>>>,
     /// Chunks of other embedding models, by model then document.
@@ -106,6 +108,7 @@ impl Store for MemoryStore {
     }
 
     async fn fulltext_search(&self, query_terms: &str, k: usize, filter: &SearchFilter) -> Result<Vec<Hit>> {
+        self.fulltext_searches.fetch_add(1, Ordering::Relaxed);
         let terms: HashSet<&str> = query_terms.split(' ').collect();
         let mut hits: Vec<Hit> = self
             .searchable(filter)

@@ -1076,6 +1076,63 @@ mod tests {
         assert_eq!(f.embedder.embed_calls.load(Ordering::Relaxed), calls, "an unchanged file was embedded again");
     }
 
+    /// Embeds as the hash embedder does, after letting other tasks run first; notes whether a full-text search
+    /// ran meanwhile.
+    struct YieldingEmbedder {
+        inner: HashEmbedder,
+        store: Arc<MemoryStore>,
+        overlapped: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl Embedder for YieldingEmbedder {
+        fn info(&self) -> &crate::traits::EmbedderInfo {
+            self.inner.info()
+        }
+
+        async fn count_tokens(&self, texts: Vec<String>) -> Result<Vec<u32>> {
+            self.inner.count_tokens(texts).await
+        }
+
+        async fn embed(&self, texts: Vec<String>) -> Result<crate::traits::Embeddings> {
+            let before = self.store.fulltext_searches.load(Ordering::Relaxed);
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            if self.store.fulltext_searches.load(Ordering::Relaxed) != before {
+                self.overlapped.store(true, Ordering::Relaxed);
+            }
+            self.inner.embed(texts).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hybrid_search_embeds_the_question_before_the_full_text_search_starts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(MemoryStore::default());
+        let embedder = Arc::new(YieldingEmbedder {
+            inner: HashEmbedder::new(64),
+            store: store.clone(),
+            overlapped: std::sync::atomic::AtomicBool::new(false),
+        });
+        let library = Library::new(store.clone(), embedder.clone(), Arc::new(TextExtractor), LibraryConfig::default());
+        write(dir.path(), "a.txt", "Penguins live in Antarctica and eat fish.");
+        write(dir.path(), "b.txt", "Camels cross the desert without water.");
+        let options = IngestOptions { prune_missing: false, force: false };
+        library.ingest(&[dir.path().to_path_buf()], &options, &|_| {}, None).await.expect("ingest");
+
+        let hits = library
+            .search("where do penguins live", 5, SearchMode::Hybrid, &SearchFilter::default())
+            .await
+            .expect("search");
+        assert!(hits[0].chunk.path.ends_with("a.txt"), "{hits:?}");
+        assert_eq!(store.fulltext_searches.load(Ordering::Relaxed), 1, "the full-text search ran once");
+        assert!(
+            !embedder.overlapped.load(Ordering::Relaxed),
+            "the full-text search ran while the question was embedded"
+        );
+    }
+
     #[tokio::test]
     async fn a_paused_library_indexes_nothing_until_resumed() {
         let f = fixture();
