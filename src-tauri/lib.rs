@@ -157,8 +157,9 @@ pub fn context<R: Runtime>() -> tauri::Context<R> {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("QUIRE_LOG")
         // LanceDB logs every dataset it loads at `info`, with `status="error"` for a table that does not exist
-        // yet (every first start): only its warnings are worth a user's log.
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lance::dataset_events=warn"));
+        // yet (every first start): only its warnings are worth a user's log. Lance's io_uring reader threads log
+        // their counters at `info` every 100 ms while reading.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lance::dataset_events=warn,lance_io=warn"));
     let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).try_init();
 }
 

@@ -6,6 +6,11 @@ fn main() -> std::process::ExitCode {
     if let Some(code) = quire_app::run_worker_if_requested() {
         return code;
     }
+    // SAFETY: `main` has started no thread yet.
+    #[allow(unsafe_code)]
+    unsafe {
+        quire_store::configure_readers()
+    };
     #[cfg(target_os = "linux")]
     lean_webview();
     quire_desktop::run();

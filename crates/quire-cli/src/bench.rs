@@ -86,6 +86,9 @@ pub enum BenchCommand {
         /// Candidates an HNSW search keeps while walking the graph (ivf-hnsw-sq only).
         #[arg(long, default_value_t = quire_store::EF)]
         ef: usize,
+        /// Read the library with plain reads rather than through io_uring (the app's where the kernel allows it).
+        #[arg(long)]
+        plain_reads: bool,
         #[arg(long)]
         json: bool,
     },
@@ -477,7 +480,21 @@ pub async fn run(command: &BenchCommand, mut options: OpenOptions, threads: usiz
                 crate::bench_watch::print(&report);
             }
         }
-        BenchCommand::Search { chunks, queries, seed, k, ann, nprobes, refine, ef, library, rounds, json } => {
+        BenchCommand::Search {
+            chunks,
+            queries,
+            seed,
+            k,
+            ann,
+            nprobes,
+            refine,
+            ef,
+            plain_reads,
+            library,
+            rounds,
+            json,
+        } => {
+            options.store.io_uring = !plain_reads;
             options.store.ann_kind =
                 if ann == "ivf-pq" { quire_store::AnnKind::IvfPq } else { quire_store::AnnKind::IvfHnswSq };
             (options.store.nprobes, options.store.refine_factor, options.store.ef) = (*nprobes, *refine, *ef);

@@ -351,6 +351,11 @@ fn main() -> ExitCode {
     if let Some(code) = quire_app::run_worker_if_requested() {
         return code;
     }
+    // SAFETY: `main` has started no thread yet.
+    #[allow(unsafe_code)]
+    unsafe {
+        quire_store::configure_readers()
+    };
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

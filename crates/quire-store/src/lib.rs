@@ -28,9 +28,11 @@ mod files;
 mod schema;
 mod sql;
 mod store;
+mod uring;
 
 pub use files::{LOCK_FILE, RECOVERED_DIR};
 pub use schema::{DOCUMENTS_TABLE, chunks_table_name};
 pub use store::{
     ANN_INDEX_THRESHOLD, AnnKind, EF, KEEP_VERSIONS_FOR, LanceStore, NPROBES, REFINE_FACTOR, StoreOptions,
 };
+pub use uring::{READER_ENVIRONMENT, configure_readers};

@@ -27,6 +27,7 @@ use crate::error::{Context, store_error};
 use crate::files::{self, WriterLock};
 use crate::schema::{self, DOCUMENTS_TABLE, HIT_COLUMNS, col};
 use crate::sql;
+use crate::uring;
 
 /// From this many chunks, [`Store::maintain`] builds an ANN index ([`AnnKind`]); below it, search is exact.
 pub const ANN_INDEX_THRESHOLD: usize = 50_000;
@@ -93,6 +94,9 @@ pub struct StoreOptions {
     pub nprobes: usize,
     pub refine_factor: u32,
     pub ef: usize,
+    /// Read the library's files through io_uring where the kernel allows it (see the `uring` module); plain
+    /// reads otherwise.
+    pub io_uring: bool,
 }
 
 /// The kinds of ANN index the store can build over the vectors.
@@ -126,6 +130,7 @@ impl Default for StoreOptions {
             nprobes: NPROBES,
             refine_factor: REFINE_FACTOR,
             ef: EF,
+            io_uring: true,
         }
     }
 }
@@ -444,7 +449,12 @@ impl LanceStore {
         LanceStore::open_with(dir, embedding_model, dim, StoreOptions::default()).await
     }
 
-    pub async fn open_with(dir: &Path, embedding_model: &str, dim: usize, options: StoreOptions) -> Result<LanceStore> {
+    pub async fn open_with(
+        dir: &Path,
+        embedding_model: &str,
+        dim: usize,
+        mut options: StoreOptions,
+    ) -> Result<LanceStore> {
         let (nprobes, refine_factor, ef) = (options.nprobes, options.refine_factor, options.ef);
         if dim == 0 || i32::try_from(dim).is_err() {
             return Err(Error::InvalidInput(format!("invalid embedding dimension {dim}")));
@@ -457,7 +467,12 @@ impl LanceStore {
         let uri = dir
             .to_str()
             .ok_or_else(|| Error::Store(format!("the library path {} is not valid UTF-8", dir.display())))?;
-        let db = connect(uri).execute().await.with_context(|| format!("could not open the library at {uri}"))?;
+        let mut connection = connect(uri);
+        options.io_uring = options.io_uring && uring::available(&dir.join(files::LOCK_FILE));
+        if options.io_uring {
+            connection = connection.session(uring::session());
+        }
+        let db = connection.execute().await.with_context(|| format!("could not open the library at {uri}"))?;
         let mut recovered = Vec::new();
         let documents = open_table(&db, dir, DOCUMENTS_TABLE, schema::documents_schema(), "id", &mut recovered).await?;
         let chunks_name = schema::chunks_table_name(embedding_model);
@@ -496,8 +511,13 @@ impl LanceStore {
         };
         store.reconcile().await?;
         store.detect_indexes().await?;
-        info!(dir = %dir.display(), table = %store.chunks_name, "library store open");
+        info!(dir = %dir.display(), table = %store.chunks_name, io_uring = store.options.io_uring, "library store open");
         Ok(store)
+    }
+
+    /// Whether the library's files are read through io_uring (asked for, and the kernel allows it).
+    pub fn reads_through_io_uring(&self) -> bool {
+        self.options.io_uring
     }
 
     /// The directory of the store.

@@ -737,3 +737,49 @@ async fn candidates_read_back_as_the_hits_a_search_returns() -> R {
     assert!(store.read_hits(&wrong).await?.iter().all(|h| h.chunk.doc_id != "c"));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_library_written_through_io_uring_reads_the_same_with_plain_reads_and_back() -> R {
+    let dir = tmp();
+    let uring = StoreOptions::default();
+    let plain = StoreOptions { io_uring: false, ..StoreOptions::default() };
+    let all = SearchFilter::default();
+    let q = rows("b", "/b.txt", 12, 2).remove(4).vector;
+
+    let store = LanceStore::open_with(dir.path(), MODEL, DIM, uring.clone()).await?;
+    eprintln!("reads through io_uring: {}", store.reads_through_io_uring());
+    for (i, id) in ["a", "b", "c"].iter().enumerate() {
+        index_doc(&store, id, &format!("/{id}.txt"), rows(id, &format!("/{id}.txt"), 12, i as u64 + 1)).await?;
+    }
+    store.remove_document("c").await?;
+    store.maintain().await?;
+    let seen = (
+        store.documents().await?,
+        store.chunk_rows("b").await?,
+        scored(&store.vector_search(&q, 8, &all).await?),
+        scored(&store.fulltext_search("common word3 b", 5, &all).await?),
+    );
+    assert_eq!(seen.0.len(), 2);
+    assert_eq!(seen.1, rows("b", "/b.txt", 12, 2));
+    assert_eq!(seen.2.len(), 8);
+    drop(store);
+
+    let store = LanceStore::open_with(dir.path(), MODEL, DIM, plain).await?;
+    assert!(!store.reads_through_io_uring());
+    let again = (
+        store.documents().await?,
+        store.chunk_rows("b").await?,
+        scored(&store.vector_search(&q, 8, &all).await?),
+        scored(&store.fulltext_search("common word3 b", 5, &all).await?),
+    );
+    assert_eq!(again, seen);
+    // Written with plain writes, read through io_uring.
+    index_doc(&store, "d", "/d.txt", rows("d", "/d.txt", 12, 4)).await?;
+    let d = store.chunk_rows("d").await?;
+    drop(store);
+    let store = LanceStore::open_with(dir.path(), MODEL, DIM, uring).await?;
+    assert_eq!(store.chunk_rows("d").await?, d);
+    assert_eq!(store.documents().await?.len(), 3);
+    assert_eq!(store.stats().await?.chunks, 36);
+    Ok(())
+}
