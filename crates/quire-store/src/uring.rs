@@ -79,14 +79,14 @@ fn read_through_a_ring(file: &Path) -> std::io::Result<()> {
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
                 std::mem::forget(file);
-                Box::leak(buf);
+                std::mem::forget(buf);
                 return Err(e);
             }
         }
     }
     let Some(done) = ring.completion().next() else {
         std::mem::forget(file);
-        Box::leak(buf);
+        std::mem::forget(buf);
         return Err(Error::other("the read never completed"));
     };
     if done.result() < 0 { Err(Error::from_raw_os_error(-done.result())) } else { Ok(()) }
