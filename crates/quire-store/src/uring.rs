@@ -43,10 +43,12 @@ pub unsafe fn configure_readers() {
     }
 }
 
-/// Whether reads through io_uring work in this process (probed once, by reading `file` through a ring).
+/// Whether reads through io_uring work in this process: probed once, by reading `file` through a ring of the size
+/// Lance's reader threads will make (on kernels before 5.12 a ring counts against the locked-memory limit, so a
+/// small ring may work where a large one is refused).
 pub(crate) fn available(file: &Path) -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| match read_through_a_ring(file) {
+    *AVAILABLE.get_or_init(|| match probe(file) {
         Ok(()) => {
             debug!("reading the library through io_uring");
             true
@@ -58,14 +60,34 @@ pub(crate) fn available(file: &Path) -> bool {
     })
 }
 
+/// A number Lance reads from the environment (Lance ignores a value that does not parse).
+fn lance_setting(var: &str) -> Option<usize> {
+    std::env::var(var).ok().and_then(|v| v.parse().ok())
+}
+
 #[cfg(target_os = "linux")]
-fn read_through_a_ring(file: &Path) -> std::io::Result<()> {
+fn probe(file: &Path) -> std::io::Result<()> {
+    if lance_setting("LANCE_URING_THREAD_COUNT") == Some(0) {
+        return Err(std::io::Error::other("LANCE_URING_THREAD_COUNT is 0"));
+    }
+    let entries = lance_setting("LANCE_URING_QUEUE_DEPTH").unwrap_or(lance_io::uring::DEFAULT_URING_QUEUE_DEPTH);
+    read_through_a_ring(file, u32::try_from(entries).unwrap_or(u32::MAX))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn probe(_file: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "io_uring is Linux's"))
+}
+
+/// Reads the start of `file` through a new ring of `entries` entries.
+#[cfg(target_os = "linux")]
+fn read_through_a_ring(file: &Path, entries: u32) -> std::io::Result<()> {
     use io_uring::{IoUring, opcode, types};
     use std::io::{Error, ErrorKind};
     use std::os::fd::AsRawFd;
 
     let file = std::fs::File::open(file)?;
-    let mut ring = IoUring::new(2)?;
+    let mut ring = IoUring::new(entries)?;
     let mut buf = vec![0u8; 64].into_boxed_slice();
     let len = u32::try_from(buf.len()).unwrap_or(u32::MAX);
     let read = opcode::Read::new(types::Fd(file.as_raw_fd()), buf.as_mut_ptr(), len).offset(0).build().user_data(1);
@@ -90,11 +112,6 @@ fn read_through_a_ring(file: &Path) -> std::io::Result<()> {
         return Err(Error::other("the read never completed"));
     };
     if done.result() < 0 { Err(Error::from_raw_os_error(-done.result())) } else { Ok(()) }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn read_through_a_ring(_file: &Path) -> std::io::Result<()> {
-    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "io_uring is Linux's"))
 }
 
 /// A LanceDB session whose local files are read through io_uring.
@@ -152,13 +169,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("f");
         std::fs::write(&file, b"some bytes to read").expect("write");
-        let missing = read_through_a_ring(&dir.path().join("missing")).expect_err("no such file");
+        let missing = read_through_a_ring(&dir.path().join("missing"), 8).expect_err("no such file");
         assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
-        match io_uring::IoUring::new(2) {
-            // Rings work here: the probe's read must succeed.
-            Ok(_) => read_through_a_ring(&file).expect("a read through a ring"),
-            // Rings are refused (seccomp, io_uring_disabled): the probe must say so.
-            Err(_) => assert!(read_through_a_ring(&file).is_err()),
+        for entries in [8, 256, 16 * 1024] {
+            match io_uring::IoUring::new(entries) {
+                // Rings of this size work here: the probe's read must succeed.
+                Ok(_) => read_through_a_ring(&file, entries).expect("a read through a ring"),
+                // They are refused (seccomp, io_uring_disabled, the locked-memory limit): the probe must say so.
+                Err(_) => assert!(read_through_a_ring(&file, entries).is_err()),
+            }
         }
+        // Larger than the kernel allows.
+        assert!(read_through_a_ring(&file, 1 << 20).is_err());
     }
 }
