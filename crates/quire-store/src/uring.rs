@@ -18,7 +18,7 @@ use lance_core::Result as LanceResult;
 use lance_io::object_store::providers::local::FileStoreProvider;
 use lance_io::object_store::{ObjectStore, ObjectStoreParams, ObjectStoreProvider, ObjectStoreRegistry};
 use lancedb::Session;
-use tracing::{debug, warn};
+use tracing::{debug, info};
 use url::Url;
 
 /// Settings of Lance's io_uring reader threads, read from the environment when the first read starts them.
@@ -53,8 +53,10 @@ pub(crate) fn available(file: &Path) -> bool {
             debug!("reading the library through io_uring");
             true
         }
+        // Not a fault: containers commonly refuse io_uring (Docker's default seccomp profile does), and plain reads
+        // give the same results.
         Err(e) => {
-            warn!("io_uring is not available ({e}); the library is read with plain reads");
+            info!("io_uring is not available ({e}); the library is read with plain reads");
             false
         }
     })
