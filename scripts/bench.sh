@@ -114,7 +114,8 @@ if has app; then
   stamp "app: binary size, cold start, memory"
   "${display[@]}" python3 scripts/bench_app.py "$CARGO_TARGET_DIR/release/quire-desktop" --runs 5 \
     --embed-model "$MODEL" --chat-model "$QUIRE_MODELS_DIR/SmolLM2-135M-Instruct.Q4_1.gguf" \
-    --browser /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser --page ui/dist/index.html > "$OUT/quire_app.json"
+    --browser /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser --page ui/dist/index.html \
+    --floor "$(bash bench/webkit_floor/build.sh | tail -n1)" > "$OUT/quire_app.json"
 fi
 
 stamp "summary"

@@ -11,9 +11,14 @@ libraries in each process, PSS shares them out, so PSS is the better total. "No 
 library before any model is loaded, every process it has running counted (its model worker starts on the first
 embedding or answer, so none should be running; `idle_workers` counts any that are). "Starter models": the same
 idle app plus its model worker (`<app> __worker model`) with the embedding model and the starter chat model loaded, as after a
-first question. Baseline, in the same run: WebKitGTK's own MiniBrowser showing the same built UI (ui/dist,
-which without the app behind it shows its "not in the app" state): the memory floor of any app on this webview,
-as it comes and without WebKit's DMA-BUF renderer, as the app runs (WEBKIT_DISABLE_DMABUF_RENDERER=1).
+first question. Baselines, in the same run: WebKitGTK's own MiniBrowser showing the same built UI (ui/dist,
+which without the app behind it shows its "not in the app" state), as it comes and without WebKit's DMA-BUF
+renderer, as the app runs (WEBKIT_DISABLE_DMABUF_RENDERER=1); and with --floor, the smallest WebKitGTK app
+(bench/webkit_floor: one window, one web view) showing about:blank and the same page, without the renderer: the
+memory floor of any app on this webview.
+
+    bench_app.py APP --embed-model GGUF --chat-model GGUF --page ui/dist/index.html \
+        --browser /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser --floor "$(bash bench/webkit_floor/build.sh)"
 """
 import argparse
 import json
@@ -165,6 +170,7 @@ def main():
     ap.add_argument("--idle", type=float, default=5.0)
     ap.add_argument("--browser", help="WebKitGTK's MiniBrowser, for the baseline")
     ap.add_argument("--page", help="the page the baseline browser shows (ui/dist/index.html)")
+    ap.add_argument("--floor", help="bench/webkit_floor's binary (the smallest WebKitGTK app), for the floor")
     args = ap.parse_args()
 
     size = os.path.getsize(args.app)
@@ -209,6 +215,22 @@ def main():
                 out.append(total_mb(tree(browser.pid)))
                 stop(browser)
 
+    # The floor of any app on this webview: one window, one web view, about:blank (and the same page, when
+    # given), no DMA-BUF renderer, as the app runs.
+    floor_blank, floor_page = [], []
+    if args.floor:
+        env = dict(os.environ, WEBKIT_DISABLE_DMABUF_RENDERER="1")
+        for _ in range(args.runs):
+            for out, uri in ((floor_blank, "about:blank"),
+                             (floor_page, "file://" + os.path.abspath(args.page) if args.page else None)):
+                if uri is None:
+                    continue
+                floor = subprocess.Popen([args.floor, uri], env=env, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, start_new_session=True)
+                time.sleep(args.idle + 2)
+                out.append(total_mb(tree(floor.pid)))
+                stop(floor)
+
     def median(values):
         values = sorted(values)
         return values[len(values) // 2]
@@ -231,6 +253,10 @@ def main():
         "baseline_median_pss_mb": median([m["pss_mb"] for m in baseline]) if baseline else None,
         "baseline_browser_no_dmabuf": baseline_lean,
         "baseline_no_dmabuf_median_pss_mb": median([m["pss_mb"] for m in baseline_lean]) if baseline_lean else None,
+        "floor_blank": floor_blank,
+        "floor_blank_median_pss_mb": median([m["pss_mb"] for m in floor_blank]) if floor_blank else None,
+        "floor_page": floor_page,
+        "floor_page_median_pss_mb": median([m["pss_mb"] for m in floor_page]) if floor_page else None,
     }, indent=2))
 
 

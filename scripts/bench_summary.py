@@ -198,6 +198,12 @@ def app(out):
         vs += f", {lean:.0f} MB PSS without the DMA-BUF renderer, as the app runs ({ratio(a['idle_median_pss_mb'], lean)})"
     print(f"- Idle, no model loaded (app + WebKit processes): {a['idle_median_pss_mb']:.0f} MB PSS, "
           f"{a['idle_median_rss_mb']:.0f} MB RSS summed{vs}.")
+    blank, page = a.get("floor_blank_median_pss_mb"), a.get("floor_page_median_pss_mb")
+    if blank:
+        shown = f", {page:.0f} MB showing the same page" if page else ""
+        print(f"- The floor of any app on this webview (bench/webkit_floor: one GTK window, one web view, no app "
+              f"code): {blank:.0f} MB PSS on about:blank{shown}; the app idles at "
+              f"{ratio(a['idle_median_pss_mb'], page or blank)} of it.")
     w = a.get("worker_with_starter_models")
     if w:
         print(f"- With the starter models loaded (plus the model worker holding MiniLM and SmolLM2-135M, "
