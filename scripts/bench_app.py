@@ -220,11 +220,11 @@ def main():
     floor_blank, floor_page = [], []
     if args.floor:
         env = dict(os.environ, WEBKIT_DISABLE_DMABUF_RENDERER="1")
+        pages = [(floor_blank, "about:blank")]
+        if args.page:
+            pages.append((floor_page, "file://" + os.path.abspath(args.page)))
         for _ in range(args.runs):
-            for out, uri in ((floor_blank, "about:blank"),
-                             (floor_page, "file://" + os.path.abspath(args.page) if args.page else None)):
-                if uri is None:
-                    continue
+            for out, uri in pages:
                 floor = subprocess.Popen([args.floor, uri], env=env, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL, start_new_session=True)
                 time.sleep(args.idle + 2)

@@ -203,7 +203,7 @@ def app(out):
         shown = f", {page:.0f} MB showing the same page" if page else ""
         print(f"- The floor of any app on this webview (bench/webkit_floor: one GTK window, one web view, no app "
               f"code): {blank:.0f} MB PSS on about:blank{shown}; the app idles at "
-              f"{ratio(a['idle_median_pss_mb'], page or blank)} of it.")
+              f"{ratio(a['idle_median_pss_mb'], page or blank)} the floor.")
     w = a.get("worker_with_starter_models")
     if w:
         print(f"- With the starter models loaded (plus the model worker holding MiniLM and SmolLM2-135M, "
